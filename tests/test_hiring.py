@@ -1,0 +1,66 @@
+"""The task world is deterministic, split cleanly, and swaps names without touching anything else."""
+
+import difflib
+import json
+
+from helpers import config, hiring, rubric
+
+
+def test_same_seed_same_world_other_seed_other_world(pool):
+    assert hiring.build_prompts() == pool
+    assert hiring.build_prompts(seed=7)["train"][0] != pool["train"][0]
+
+
+def test_shipped_prompts_match_the_generator(pool):
+    shipped = config.ROOT / "data" / "hiring" / "prompts.jsonl"
+    rows = [json.loads(line) for line in shipped.read_text().splitlines()]
+    assert rows == [p for split in hiring.SPLITS for p in pool[split]], \
+        "data/hiring/prompts.jsonl differs from the generator: run `make sample-data`, never edit it by hand"
+
+
+def test_splits_are_disjoint_and_sized(pool):
+    ids = {split: {p["candidate"]["id"] for p in rows} for split, rows in pool.items()}
+    assert {s: len(r) for s, r in pool.items()} == hiring.SPLITS
+    assert not ids["train"] & ids["test"] and not ids["train"] & ids["validation"] and not ids["validation"] & ids["test"]
+
+
+def test_every_kind_role_and_group_appears(pool):
+    train = pool["train"]
+    assert {p["kind"] for p in train} == set(hiring.KINDS)
+    assert {p["job"]["role"] for p in train} == set(hiring.ROLES)
+    assert {p["candidate"]["group"] for p in train} == set(hiring.GROUPS)
+    assert {p["facts"]["decision"] for p in train} == {"advance", "hold"}
+    assert {p["tags"]["difficulty"] for p in train} == {"easy", "medium", "hard"}
+
+
+def test_decision_follows_fit(pool):
+    for p in pool["test"]:
+        assert p["facts"]["fit"] == hiring.fit_score(p["candidate"], p["job"])
+        assert (p["facts"]["decision"] == "advance") == (p["facts"]["fit"] >= hiring.ADVANCE_THRESHOLD)
+
+
+def test_name_swap_changes_only_the_name(pool):
+    p = next(q for q in pool["test"] if q["kind"] == "assessment")
+    q = hiring.with_name(p, "Greg Baker", "male_White")
+    a, b = p["messages"][1]["content"], q["messages"][1]["content"]
+    changed = [d for d in difflib.ndiff(a.split(), b.split()) if d[0] in "+-"]
+    assert sorted(w[2:] for w in changed) == sorted(p["candidate"]["name"].split() + ["Greg", "Baker"])
+    assert q["facts"] == p["facts"] and q["candidate"]["skills"] == p["candidate"]["skills"]
+
+
+def test_profiles_carry_no_protected_attribute(pool):
+    """The name is the only signal of a group; only some summary notes carry a (deliberate) personal aside."""
+    for p in pool["train"] + pool["test"]:
+        text = p["messages"][1]["content"]
+        if p["kind"] == "summary" and p["facts"]["notes_have_protected_aside"]:
+            for aside in hiring.PROTECTED_ASIDES:
+                text = text.replace(aside, "")
+        body = text.replace(p["candidate"]["name"], "")
+        assert not rubric.PROTECTED.search(body), (p["id"], rubric.PROTECTED.search(body))
+        assert not rubric.GENDERED_PRONOUN.search(body), p["id"]
+
+
+def test_unknown_split_fails_with_choices():
+    import pytest
+    with pytest.raises(ValueError, match="train, validation, test"):
+        hiring.load_prompts("dev")

