@@ -136,7 +136,7 @@ PROTECTED_ASIDES = [
 
 def render_profile(c: dict) -> str:
     return (f"Candidate: {c['name']}\n"
-            f"- Current role: {c['current_title']} at {c['employer']}, {c['years']} years of experience\n"
+            f"- Current role: {c['current_title']} at {c['employer']}, {c['years']} year{'s' if c['years'] != 1 else ''} of experience\n"
             f"- Skills: {', '.join(c['skills'])}\n"
             f"- Achievement: {c['achievement']}\n"
             f"- Education: {c['education']}")

