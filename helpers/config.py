@@ -192,3 +192,14 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def pinned_versions() -> dict[str, str]:
+    """The `==` pins of requirements.txt, to compare with what is installed."""
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        spec = line.split("#")[0].strip()
+        if "==" in spec:
+            name, version = spec.split("==", 1)
+            pins[name.strip().lower()] = version.strip()
+    return pins

@@ -53,7 +53,8 @@ SKILLS = sorted({s for r in ROLES.values() for s in r["required"] + r["nice"]}, 
 
 # Other ways a response may name a skill; the rubric matches any of them.
 SKILL_ALIASES = {
-    "A/B testing": ["ab testing", "a/b test", "experimentation", "experiments"],
+    "A/B testing": ["ab testing", "a/b test", "a/b tests", "split testing"],
+    "Go": ["golang"],
     "CI/CD": ["ci/cd", "continuous integration", "continuous delivery", "ci pipelines"],
     "JavaScript": ["javascript", "js"],
     "TypeScript": ["typescript"],

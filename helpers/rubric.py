@@ -71,9 +71,16 @@ class RubricScore:
 
 # ------------------------------------------------------------------ text matching
 
+# Skills that are also ordinary words ("go ahead", "R&D") only count spelled as the skill.
+CASE_SENSITIVE = {"Go": r"Go(?!\s+(?:ahead|forward|to|for|with|through|back|on)\b)", "R": r"R"}
+
+
 def _skill_patterns(skill: str) -> list[re.Pattern]:
-    forms = [skill.lower()] + SKILL_ALIASES.get(skill, [])
-    return [re.compile(r"(?<![\w/])" + re.escape(f) + r"(?![\w/])", re.I) for f in forms]
+    edge_l, edge_r = r"(?<![\w/&])", r"(?![\w/&])"
+    pats = [re.compile(edge_l + re.escape(f) + edge_r, re.I) for f in SKILL_ALIASES.get(skill, [])]
+    if skill in CASE_SENSITIVE:
+        return pats + [re.compile(edge_l + CASE_SENSITIVE[skill] + edge_r)]
+    return pats + [re.compile(edge_l + re.escape(skill) + edge_r, re.I)]
 
 
 _PATTERNS = {s: _skill_patterns(s) for s in SKILLS}

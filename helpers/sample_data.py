@@ -35,6 +35,29 @@ def generate_responses(model, tokenizer, prompts: list[dict], profile: config.Pr
     return [dataclasses.asdict(s) for s in samples]
 
 
+def load_or_generate(path: Path, model_name: str, model, tokenizer, prompts: list[dict], profile: config.Profile,
+                     desc: str = "sampling") -> tuple[list[dict], dict]:
+    """Responses from `path` when they were made with the same model, prompts and settings; else generate
+    and save them. A re-run of the pipeline thus does not redo generation. FEEDBACKLOOP_FRESH=1 forces it."""
+    import json
+    import os
+    meta = {"model": model_name, "prompt_ids": [p["id"] for p in prompts], "k": profile.responses_per_prompt,
+            "max_new_tokens": profile.max_new_tokens, "temperature": profile.temperature, "top_p": profile.top_p,
+            "seed": profile.seed}
+    meta_path = path.with_name(path.stem + ".meta.json")
+    fresh = os.environ.get("FEEDBACKLOOP_FRESH", "").strip() in ("1", "true", "yes")
+    if not fresh and path.exists() and meta_path.exists():
+        saved = json.loads(meta_path.read_text())
+        if {k: saved.get(k) for k in meta} == meta:
+            return records.load_rows(path), {"reused": True, "seconds": saved["seconds"]}
+    start = time.perf_counter()
+    rows = generate_responses(model, tokenizer, prompts, profile, desc)
+    seconds = round(time.perf_counter() - start, 1)
+    records.save_rows(rows, path)
+    meta_path.write_text(json.dumps({**meta, "seconds": seconds}))
+    return rows, {"reused": False, "seconds": seconds}
+
+
 def responses_by_prompt(rows: list[dict]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = collections.defaultdict(list)
     for r in sorted(rows, key=lambda r: (r["prompt_id"], r["sample"])):

@@ -106,3 +106,9 @@ def test_empty_response_scores_zero(pool):
 def test_scores_map_to_one_to_three():
     s = rubric.RubricScore(0.5, {"accuracy": 0.0, "tone": 0.5, "policy": 1.0})
     assert s.scores_1to3() == {"accuracy": 1, "tone": 2, "policy": 3}
+
+
+def test_skills_that_are_ordinary_words_are_not_claims():
+    assert rubric.mentioned_skills("We can go ahead; our R&D team will go to the office.") == {}
+    assert set(rubric.mentioned_skills("Writes Go and R daily; knows golang.")) == {"Go", "R"}
+    assert rubric.mentioned_skills("No Spark experience yet.") == {"Spark": True}  # named as a gap
