@@ -2,6 +2,7 @@
 #   make pipeline                  notebooks 00 -> 05 headless in the automatic profile (cpu without a GPU)
 #   make pipeline PROFILE=gpu      ... in another profile (smoke, cpu, gpu); TASK=... likewise
 #   make test                      unit tests + every notebook under nbval in the smoke profile
+#   make annotate-app              the annotation widget as a web page (Voila) for recruiters
 #   make sample-data               regenerate data/hiring/ (prompts, sample responses and preferences)
 #   make readme                    rewrite the README's measured-results block from reports/metrics.json
 
@@ -22,10 +23,10 @@ endif
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install pipeline test sample-data readme clean
+.PHONY: help install browser pipeline test annotate-app sample-data readme clean
 
 help:
-	@sed -n '1,8p' Makefile
+	@sed -n '1,9p' Makefile
 
 # The virtual environment is made once and reinstalled only when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -52,9 +53,20 @@ pipeline: install
 	$(PY) -m helpers.report --pipeline-seconds $$(( $$(date +%s) - start )); \
 	echo "Executed notebooks are in $$out/; the report is in reports/."
 
-test: install
+# The browser test uses Debian's chromium (Playwright's own browser download does not work offline).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing Debian's chromium for the browser test"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "no chromium and no root apt-get: tests/test_browser.py will be skipped (install chromium)"; fi; }
+
+test: install browser
 	FEEDBACKLOOP_PROFILE=smoke $(PY) -m pytest tests $(NOTEBOOKS) --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=1800 -p no:cacheprovider -q
+
+annotate-app: install
+	$(BIN)/voila app/annotate.ipynb --Voila.ip=127.0.0.1
 
 sample-data: install
 	$(PY) -m helpers.sample_data

@@ -11,7 +11,9 @@ repeats whatever order the queue is worked in. Real recruiters replace them in t
 | sim_steady  | 0.06 | none, a little less precise |
 | sim_noisy   | 0.25 | none, but so noisy that many labels are coin flips; a slight lean to the left response |
 | sim_verbose | 0.05 | prefers long answers: +0.12 utility per 50 words |
-| sim_namebias| 0.05 | holds back candidates whose names read as Black or Hispanic: on assessments it adds +0.3 to a "hold" and -0.3 to an "advance" for them |
+| sim_namebias| 0.05 | holds back candidates whose names read as Black or Hispanic: on assessments it adds +0.3 to a "hold" and -0.3 to an "advance" attached to such a name |
+
+sim_steady also tires: its noise grows by 0.10 sd per 100 items into its queue (the drift a p-chart should show).
 """
 
 from __future__ import annotations
@@ -26,6 +28,25 @@ from .hiring import words
 BIASED_AGAINST = ("Black", "Hispanic")  # sim_namebias's documented bias
 
 
+def without_names(text: str) -> str:
+    """The text with every listed first name and surname masked."""
+    import re
+
+    from .hiring import NAMES
+    names = sorted({n for e in NAMES.values() for n in e["first"] + e["last"]}, key=len, reverse=True)
+    return re.sub(r"\b(" + "|".join(names) + r")\b", "<name>", text)
+
+
+def race_of_named(response: str, prompt: dict) -> str:
+    """The perceived race or ethnicity of the person a response names (by first name), else of the prompt's
+    candidate. sim_namebias judges a recommendation by the name attached to it."""
+    from .hiring import NAMES
+    for (_, race), entry in NAMES.items():
+        if any(f" {first} " in f" {response} " or f" {first}'" in f" {response}" for first in entry["first"]):
+            return race
+    return prompt["candidate"]["group"].split("_", 1)[1]
+
+
 @dataclass(frozen=True)
 class Persona:
     name: str
@@ -35,21 +56,25 @@ class Persona:
     length_per_50_words: float = 0.0
     name_bias: float = 0.0        # utility shift of hold(+)/advance(-) for candidates in BIASED_AGAINST
     left_bias: float = 0.0        # added to the left response's utility
+    fatigue: float = 0.0          # extra noise sd per 100 items into the queue (drift)
 
     def utility(self, prompt: dict, response: str) -> float:
         u = rubric.score(prompt, response).total
         u += self.length_per_50_words * len(words(response)) / 50
         if self.name_bias and prompt["kind"] == "assessment":
-            race = prompt["candidate"]["group"].split("_", 1)[1]
-            if race in BIASED_AGAINST:
+            if race_of_named(response, prompt) in BIASED_AGAINST:
                 said = rubric.decision_of(response)
                 u += self.name_bias if said == "hold" else -self.name_bias if said == "advance" else 0.0
         return u
 
-    def choose(self, prompt: dict, response_a: str, response_b: str, pair_id: str, seed: int = 0) -> str:
+    def choose(self, prompt: dict, response_a: str, response_b: str, pair_id: str, seed: int = 0,
+               position: int = 0) -> str:
+        """'a', 'b' or 'tie' for the pair as shown (a on the left); `position` in the queue drives fatigue."""
         rng = _rng(seed, self.name, pair_id)
         diff = self.utility(prompt, response_a) + self.left_bias - self.utility(prompt, response_b)
-        perceived = diff + rng.gauss(0.0, self.noise)
+        # anyone sees that two texts are the same apart from a name: no perception noise there, only bias
+        same = without_names(response_a) == without_names(response_b)
+        perceived = diff + (0.0 if same else rng.gauss(0.0, self.noise + self.fatigue * position / 100))
         if abs(perceived) <= self.tie_margin:
             return "tie"
         return "a" if perceived > 0 else "b"
@@ -57,7 +82,7 @@ class Persona:
 
 PERSONAS = {p.name: p for p in [
     Persona("sim_careful", "applies the rubric closely", noise=0.03),
-    Persona("sim_steady", "applies the rubric, a little less precisely", noise=0.06),
+    Persona("sim_steady", "applies the rubric, a little less precisely, and tires", noise=0.06, fatigue=0.10),
     Persona("sim_noisy", "rushed: many labels are coin flips, leans to the left response", noise=0.25, left_bias=0.05),
     Persona("sim_verbose", "prefers longer answers", noise=0.05, length_per_50_words=0.12),
     Persona("sim_namebias", "holds back candidates whose names read as Black or Hispanic", noise=0.05, name_bias=0.3),
@@ -107,12 +132,13 @@ def label_pairs(pairs: list[dict], prompts: dict[str, dict], k: int, seed: int =
     from .records import now
     who = assign([p["pair_id"] for p in pairs], k, seed, pool)
     stamp = created_at or now()
-    out = []
+    out, seen = [], {}
     for pair in pairs:
         prompt = prompts[pair["prompt_id"]]
         for name in who[pair["pair_id"]]:
             persona = get(name)
-            winner = persona.choose(prompt, pair["response_a"], pair["response_b"], pair["pair_id"], seed)
+            seen[name] = seen.get(name, -1) + 1
+            winner = persona.choose(prompt, pair["response_a"], pair["response_b"], pair["pair_id"], seed, seen[name])
             preferred = pair["response_a"] if winner == "a" else pair["response_b"] if winner == "b" else None
             out.append({
                 "id": f"{pair['pair_id']}@{name}", "task": prompt["task"], "kind": prompt["kind"],
@@ -123,3 +149,39 @@ def label_pairs(pairs: list[dict], prompts: dict[str, dict], k: int, seed: int =
                 "is_gold": False, "tags": {**prompt["tags"], "pair_id": pair["pair_id"]}, "created_at": stamp,
             })
     return out
+
+
+def gold_items(prompts: list[dict], n: int, seed: int = 0) -> list[dict]:
+    """Hidden known-answer items for the annotation queue, from prompts no training pair uses.
+
+    Half are *clear*: a careful recruiter's answer against a clearly worse one (the wrong decision, a generic
+    question, a summary that repeats a protected detail). Half are *name swaps*: the same assessment under two
+    names from different groups, with the prompt's name withheld; the right answer is a tie, and an annotator
+    who prefers one side is judging the name.
+    """
+    from .hiring import GROUPS, names_for, reference_answer, render_user_message, with_name, worse_answer
+    rng = random.Random(seed)
+    items = []
+    swaps = [p for p in prompts if p["kind"] == "assessment" and p["facts"]["decision"] == "advance"]
+    clear = [p for p in prompts if p not in swaps[: n // 2]]
+    for p in swaps[: n // 2]:
+        race = p["candidate"]["group"].split("_", 1)[1]
+        gender = p["candidate"]["group"].split("_", 1)[0]
+        other = [g for g in GROUPS if g.startswith(gender) and (g.split("_", 1)[1] in BIASED_AGAINST) != (race in BIASED_AGAINST)]
+        twin_name = rng.choice(names_for(rng.choice(other)))
+        mine, twin = reference_answer(p), reference_answer(with_name(p, twin_name))
+        a, b = (mine, twin) if rng.random() < 0.5 else (twin, mine)
+        items.append({"item_id": f"gold-swap-{p['id']}", "task": p["task"], "kind": p["kind"], "prompt_id": p["id"],
+                      "prompt": render_user_message(with_name(p, "[name withheld]")), "response_a": a, "response_b": b,
+                      "is_gold": True, "gold_answer": "tie", "gold_type": "name_swap",
+                      "tags": {**p["tags"], "names": [p["candidate"]["name"], twin_name]}})
+    for p in clear[: n - len(items)]:
+        good, bad = reference_answer(p), worse_answer(p)
+        if rubric.score(p, good).total - rubric.score(p, bad).total < 0.15:
+            continue   # not clear enough to be a known answer
+        flip = rng.random() < 0.5
+        items.append({"item_id": f"gold-clear-{p['id']}", "task": p["task"], "kind": p["kind"], "prompt_id": p["id"],
+                      "prompt": render_user_message(p), "response_a": bad if flip else good,
+                      "response_b": good if flip else bad, "is_gold": True, "gold_answer": "b" if flip else "a",
+                      "gold_type": "clear", "tags": dict(p["tags"])})
+    return items

@@ -33,6 +33,9 @@ class Profile:
     responses_per_prompt: int  # K samples per training prompt, compared in pairs by annotators
     pairs_per_prompt: int    # comparisons drawn from the K*(K-1)/2 possible pairs of one prompt
     annotators_per_pair: int  # how many simulated recruiters label each pair
+    n_gold_items: int        # hidden known-answer items in every annotator's queue
+    n_repeats: int           # items shown again to the same annotator (self-consistency)
+    human_queue_size: int    # comparisons a human who joins in the widget is given
     # generation
     max_prompt_tokens: int
     max_new_tokens: int
@@ -60,6 +63,7 @@ PROFILES: dict[str, Profile] = {
         name="smoke", model_id=DEFAULT_MODEL,
         n_train_prompts=8, n_val_prompts=4, n_test_prompts=8,
         responses_per_prompt=3, pairs_per_prompt=3, annotators_per_pair=3,
+        n_gold_items=6, n_repeats=2, human_queue_size=10,
         max_prompt_tokens=384, max_new_tokens=24, gen_batch_size=12, temperature=0.9, top_p=0.95,
         rm_steps=4, rm_batch_size=4, dpo_steps=2, dpo_batch_size=2, ppo_steps=2, ppo_batch_size=4,
         lora_r=8, learning_rate=1e-4,
@@ -68,6 +72,7 @@ PROFILES: dict[str, Profile] = {
         name="cpu", model_id=DEFAULT_MODEL,
         n_train_prompts=96, n_val_prompts=24, n_test_prompts=48,
         responses_per_prompt=4, pairs_per_prompt=3, annotators_per_pair=3,
+        n_gold_items=40, n_repeats=16, human_queue_size=40,
         max_prompt_tokens=384, max_new_tokens=96, gen_batch_size=32, temperature=0.9, top_p=0.95,
         rm_steps=150, rm_batch_size=8, dpo_steps=120, dpo_batch_size=4, ppo_steps=40, ppo_batch_size=16,
         lora_r=16, learning_rate=5e-5,
@@ -76,6 +81,7 @@ PROFILES: dict[str, Profile] = {
         name="gpu", model_id="HuggingFaceTB/SmolLM2-360M-Instruct",
         n_train_prompts=400, n_val_prompts=64, n_test_prompts=128,
         responses_per_prompt=4, pairs_per_prompt=4, annotators_per_pair=3,
+        n_gold_items=60, n_repeats=30, human_queue_size=60,
         max_prompt_tokens=512, max_new_tokens=160, gen_batch_size=64, temperature=0.9, top_p=0.95,
         rm_steps=600, rm_batch_size=16, dpo_steps=500, dpo_batch_size=8, ppo_steps=150, ppo_batch_size=32,
         lora_r=16, learning_rate=5e-5,

@@ -301,3 +301,45 @@ def short_context(p: dict, width: int = 90) -> str:
 
 def words(text: str) -> list[str]:
     return re.findall(r"[A-Za-z0-9+#/'%-]+", text)
+
+
+# ------------------------------------------------------------------ answers of known quality
+
+def reference_answer(p: dict) -> str:
+    """What a careful recruiter writes for a prompt: grounded, specific, concise, with the right next step.
+    Used for gold (known-answer) check items and in tests."""
+    c, f = p["candidate"], p["facts"]
+    held = f["relevant_skills"][:2] or c["skills"][:1]
+    gap = f["missing_skills"][0] if f["missing_skills"] else None
+    if p["kind"] == "assessment":
+        gap_line = f"No {gap} experience is listed yet." if gap else "Every required skill is covered."
+        return (f"{c['name']} has {c['years']} years of experience, currently {c['current_title']} at {c['employer']}, "
+                f"with hands-on {' and '.join(held)}. At {c['employer']} the candidate {c['achievement']}. {gap_line} "
+                f"Overall a {'strong' if f['decision'] == 'advance' else 'partial'} match for the {p['job']['title']} role.\n"
+                f"Decision: {f['decision']}")
+    if p["kind"] == "followup":
+        if gap:
+            return (f"Your profile lists no {gap} yet: how would you get productive with {gap} in your first month, "
+                    f"building on your {held[0]} work?")
+        return f"At {c['employer']} you {c['achievement']}: how did you use {held[0]} there, and what would you change?"
+    pts = f["note_points"]
+    parts = [f"Strong on {', '.join(pts['skills'])}." if pts["skills"] else f"{c['years']} years as {c['current_title']}."]
+    if pts["gap"]:
+        parts.append(f"No {pts['gap'][0]} yet, keen to learn.")
+    parts.append(f"Wants {pts['mode']}, notice period {pts['notice']}, salary expectation {pts['salary']}.")
+    parts.append("Next step: schedule a technical interview with the hiring manager.")
+    return " ".join(parts)
+
+
+def worse_answer(p: dict) -> str:
+    """A clearly worse answer to the same prompt: the wrong decision, a generic question, or a summary that
+    repeats a protected personal detail (or says nothing)."""
+    if p["kind"] == "assessment":
+        right = p["facts"]["decision"]
+        return reference_answer(p).replace(f"Decision: {right}", f"Decision: {'hold' if right == 'advance' else 'advance'}")
+    if p["kind"] == "followup":
+        return "What are your greatest strengths and weaknesses?"
+    aside = next((a for a in PROTECTED_ASIDES if a in (p["notes"] or "")), None)
+    if aside:
+        return reference_answer(p).replace("Next step", f"Also {aside}. Next step")
+    return "Seems like a nice person with some experience. Next step: decide later."

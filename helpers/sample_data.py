@@ -131,3 +131,15 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def responses_for(paths: config.Paths, prompts: list[dict]) -> tuple[list[dict], Path]:
+    """This profile's base-model answers from 00 when present, else the shipped sample's answers to the same
+    prompts. Returns (rows, the file they came from)."""
+    own = paths.generated / "responses.jsonl"
+    source = own if own.exists() else paths.data / "sample_responses.jsonl"
+    wanted = {p["id"] for p in prompts}
+    rows = [r for r in records.load_rows(source) if r["prompt_id"] in wanted]
+    if not rows:
+        raise FileNotFoundError(f"{source} has no answers for these prompts: run 00_setup first.")
+    return rows, source

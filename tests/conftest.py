@@ -27,14 +27,7 @@ def first(pool, kind, split="train", **facts):
 
 def good_assessment(p):
     """What a careful recruiter writes: grounded evidence, a specific detail, the right decision."""
-    c, f = p["candidate"], p["facts"]
-    held = f["relevant_skills"][:2] or [c["skills"][0]]
-    gap = f"The candidate has no {f['missing_skills'][0]} experience yet." if f["missing_skills"] else \
-        "The candidate covers every required skill."
-    return (f"{c['name']} has {c['years']} years of experience, currently {c['current_title']} at {c['employer']}, "
-            f"with hands-on {' and '.join(held)}. The candidate {c['achievement']}. {gap} "
-            f"This is a {'strong' if f['decision'] == 'advance' else 'partial'} match for the {p['job']['title']} role.\n"
-            f"Decision: {f['decision']}")
+    return hiring.reference_answer(p)
 
 
 def flip_decision(text, decision):

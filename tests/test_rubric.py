@@ -59,7 +59,7 @@ def test_name_judgement_is_a_violation(pool):
 
 def test_gendered_pronoun_halves_policy(pool):
     p = first(pool, "assessment", decision="advance")
-    s = rubric.score(p, good_assessment(p).replace("The candidate", "He", 1))
+    s = rubric.score(p, good_assessment(p).replace("the candidate", "he", 1))
     assert s.dims["policy"] == 0.5
 
 

@@ -1,0 +1,249 @@
+"""How far to trust the labels: agreement statistics, per-annotator checks, a p-chart, flags, aggregation.
+
+The statistics come from maintained libraries: Cohen's kappa from scikit-learn, Fleiss' kappa from statsmodels,
+Krippendorff's alpha from `krippendorff` (nominal level). This module only arranges the labels for them.
+Labels are nominal: `a`, `b`, `tie` ("both bad" counts as a tie).
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+
+CATEGORIES = ("a", "b", "tie")
+CODE = {c: i for i, c in enumerate(CATEGORIES)}
+
+
+def _canonical(winner: str) -> str | None:
+    return "tie" if winner in ("tie", "both_bad") else winner if winner in ("a", "b") else None
+
+
+def label_table(labels: list[dict], items: dict[str, dict] | None = None) -> pd.DataFrame:
+    """Items x annotators table of first-pass labels on ordinary (non-gold) items; NaN where unlabelled."""
+    rows = collections.defaultdict(dict)
+    for lab in labels:
+        if lab.get("repeat") or (items and items[lab["item_id"]]["is_gold"]):
+            continue
+        winner = _canonical(lab["winner"])
+        if winner is not None:
+            rows[lab["item_id"]][lab["annotator"]] = winner
+    return pd.DataFrame.from_dict(rows, orient="index").sort_index()
+
+
+# ------------------------------------------------------------------ agreement
+
+def cohen_pairwise(table: pd.DataFrame, min_common: int = 5) -> pd.DataFrame:
+    """Cohen's kappa for each pair of annotators on the items both labelled (NaN below min_common)."""
+    from sklearn.metrics import cohen_kappa_score
+    names = list(table.columns)
+    out = pd.DataFrame(np.nan, index=names, columns=names)
+    for i, a in enumerate(names):
+        out.loc[a, a] = 1.0
+        for b in names[i + 1:]:
+            both = table[[a, b]].dropna()
+            if len(both) >= min_common:
+                k = cohen_kappa_score(both[a], both[b], labels=list(CATEGORIES))
+                out.loc[a, b] = out.loc[b, a] = k
+    return out
+
+
+def fleiss(table: pd.DataFrame) -> tuple[float, int]:
+    """Fleiss' kappa over the items with the most common number of ratings (Fleiss needs equal counts);
+    returns (kappa, number of items used)."""
+    from statsmodels.stats.inter_rater import fleiss_kappa
+    counts = table.notna().sum(axis=1)
+    if counts.empty:
+        return float("nan"), 0
+    k = counts.mode().iloc[0]
+    rows = table[counts == k]
+    matrix = np.array([[sum(1 for v in row if v == c) for c in CATEGORIES] for row in rows.itertuples(index=False)])
+    if len(matrix) < 2 or k < 2:
+        return float("nan"), len(matrix)
+    return float(fleiss_kappa(matrix, method="fleiss")), len(matrix)
+
+
+def krippendorff_alpha(table: pd.DataFrame) -> float:
+    """Krippendorff's alpha, nominal level; handles any number of annotators per item and missing labels."""
+    import krippendorff
+    if table.empty or (table.notna().sum(axis=1) < 2).all():
+        return float("nan")   # no item has two labels: nothing to agree on
+    data = table.T.apply(lambda col: col.map(CODE)).to_numpy(dtype=float)
+    return float(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal", value_domain=[0, 1, 2]))
+
+
+def bootstrap_alpha(table: pd.DataFrame, n: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval of alpha, resampling items with replacement."""
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n):
+        sample = table.iloc[rng.integers(0, len(table), len(table))].reset_index(drop=True)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # a resample with one category has no alpha
+            a = krippendorff_alpha(sample)
+        if not math.isnan(a):
+            values.append(a)
+    return (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))) if values else (float("nan"),) * 2
+
+
+def landis_koch(k: float) -> str:
+    """Landis & Koch (1977) words for a kappa."""
+    if math.isnan(k):
+        return "n/a"
+    for bound, word in ((0, "poor"), (0.2, "slight"), (0.4, "fair"), (0.6, "moderate"), (0.8, "substantial")):
+        if k <= bound:
+            return word
+    return "almost perfect"
+
+
+def alpha_verdict(a: float) -> str:
+    """Krippendorff's (2004) guidance: rely on data with alpha >= 0.8; >= 0.667 for tentative conclusions."""
+    if math.isnan(a):
+        return "n/a"
+    return "reliable (>= 0.8)" if a >= 0.8 else "tentative (>= 0.667)" if a >= 0.667 else "unreliable (< 0.667)"
+
+
+# ------------------------------------------------------------------ per annotator
+
+def _binom_p(k: int, n: int) -> float:
+    """Two-sided binomial test against 0.5."""
+    from scipy.stats import binomtest
+    return float(binomtest(k, n, 0.5).pvalue) if n else 1.0
+
+
+def annotator_report(labels: list[dict], items: dict[str, dict], favoured: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Per annotator: gold accuracy, name-swap behaviour, self-consistency, tie rate, position and length bias,
+    and agreement with the other annotators' majority.
+
+    `favoured`: first names of the groups a name-biased annotator would favour; on name-swap gold items the
+    share of non-tie answers that pick the side naming one of them is reported (0.5 is no preference).
+    """
+    by_ann = collections.defaultdict(list)
+    for lab in labels:
+        by_ann[lab["annotator"]].append(lab)
+    first_pass = {(l["annotator"], l["item_id"]): _canonical(l["winner"]) for l in labels if not l["repeat"]}
+    table = label_table(labels, items)
+    rows = []
+    for name, labs in sorted(by_ann.items()):
+        firsts = [l for l in labs if not l["repeat"]]
+        gold = [l for l in firsts if items[l["item_id"]]["is_gold"]]
+        clear = [l for l in gold if items[l["item_id"]]["gold_type"] == "clear"]
+        swaps = [l for l in gold if items[l["item_id"]]["gold_type"] == "name_swap"]
+        repeats = [l for l in labs if l["repeat"] and (name, l["item_id"]) in first_pass]
+        decided = [l for l in firsts if l["winner"] in ("a", "b") and not items[l["item_id"]]["is_gold"]]
+        left = sum(l["winner"] == l["left_side"] for l in decided)
+        long_pairs = []
+        for l in decided:
+            it = items[l["item_id"]]
+            la, lb = len(it["response_a"].split()), len(it["response_b"].split())
+            if max(la, lb) >= 1.2 * max(1, min(la, lb)):
+                long_pairs.append((l["winner"] == "a") == (la > lb))
+        swap_decided = [l for l in swaps if l["winner"] in ("a", "b")]
+        fav = sum(_names_favoured(items[l["item_id"]], l["winner"], favoured) for l in swap_decided)
+        others = table.drop(columns=[name], errors="ignore")
+        agree = []
+        for item_id, row in table[name].dropna().items() if name in table else []:
+            votes = collections.Counter(v for v in others.loc[item_id].dropna())
+            if votes:
+                top, count = votes.most_common(1)[0]
+                if list(votes.values()).count(count) == 1:
+                    agree.append(row == top)
+        rows.append({
+            "annotator": name, "labels": len(firsts),
+            "gold_accuracy": _mean([_canonical(l["winner"]) == items[l["item_id"]]["gold_answer"] for l in gold]),
+            "gold_n": len(gold),
+            "clear_gold_accuracy": _mean([_canonical(l["winner"]) == items[l["item_id"]]["gold_answer"] for l in clear]),
+            "name_swap_tie_rate": _mean([_canonical(l["winner"]) == "tie" for l in swaps]),
+            "name_swap_favoured_share": fav / len(swap_decided) if swap_decided else float("nan"),
+            "name_swap_p": _binom_p(fav, len(swap_decided)),
+            "self_consistency": _mean([_canonical(l["winner"]) == first_pass[(name, l["item_id"])] for l in repeats]),
+            "repeats_n": len(repeats),
+            "tie_rate": _mean([_canonical(l["winner"]) == "tie" for l in firsts if not items[l["item_id"]]["is_gold"]]),
+            "left_rate": left / len(decided) if decided else float("nan"),
+            "left_p": _binom_p(left, len(decided)),
+            "longer_rate": _mean(long_pairs),
+            "agreement_with_others": _mean(agree),
+        })
+    return pd.DataFrame(rows).set_index("annotator")
+
+
+def _mean(xs) -> float:
+    xs = list(xs)
+    return float(np.mean(xs)) if xs else float("nan")
+
+
+def _names_favoured(item: dict, winner: str, favoured: tuple[str, ...]) -> bool:
+    chosen = item["response_a"] if winner == "a" else item["response_b"]
+    return any(f"{first} " in chosen for first in favoured)
+
+
+MIN_N = 5   # no verdict on an annotator from fewer than this many gold items or repeats
+FLAG_RULES = {
+    "gold accuracy below 0.8": lambda r: r.gold_n >= MIN_N and r.gold_accuracy < 0.8,
+    "name bias: prefers one name in identical answers": lambda r: r.name_swap_tie_rate < 0.5 and r.name_swap_p < 0.05,
+    "self-consistency below 0.75": lambda r: r.repeats_n >= MIN_N and r.self_consistency < 0.75,
+}
+WARN_RULES = {
+    "position bias (prefers the left answer)": lambda r: abs(r.left_rate - 0.5) > 0.1 and r.left_p < 0.01,
+    "length preference (prefers the longer answer)": lambda r: r.longer_rate > 0.75,
+}
+
+
+def flags(report: pd.DataFrame) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(flagged, warned): annotator -> reasons. Flagged annotators are excluded from the aggregate labels;
+    warnings are shown, not acted on."""
+    flagged = {n: [why for why, rule in FLAG_RULES.items() if rule(r)] for n, r in report.iterrows()}
+    warned = {n: [why for why, rule in WARN_RULES.items() if rule(r)] for n, r in report.iterrows()}
+    return {n: v for n, v in flagged.items() if v}, {n: v for n, v in warned.items() if v}
+
+
+# ------------------------------------------------------------------ drift
+
+def p_chart(labels: list[dict], items: dict[str, dict], batch: int = 40) -> pd.DataFrame:
+    """Gold accuracy per batch of queue positions, pooled over annotators, with 3-sigma control limits
+    (a p-chart: the limits widen where a batch has fewer gold labels)."""
+    gold = [l for l in labels if not l["repeat"] and items[l["item_id"]]["is_gold"] and l["position"] is not None]
+    df = pd.DataFrame({"batch": [l["position"] // batch for l in gold],
+                       "correct": [_canonical(l["winner"]) == items[l["item_id"]]["gold_answer"] for l in gold]})
+    if df.empty:
+        return pd.DataFrame(columns=["n", "p", "center", "lcl", "ucl", "out_of_control"])
+    out = df.groupby("batch").correct.agg(n="size", p="mean")
+    center = df.correct.mean()
+    sigma = np.sqrt(center * (1 - center) / out.n)
+    out["center"], out["lcl"], out["ucl"] = center, (center - 3 * sigma).clip(0, 1), (center + 3 * sigma).clip(0, 1)
+    out["out_of_control"] = (out.p < out.lcl) | (out.p > out.ucl)
+    out.index = [f"{b * batch + 1}-{(b + 1) * batch}" for b in out.index]
+    return out
+
+
+# ------------------------------------------------------------------ aggregation
+
+def aggregate(exported: list[dict], exclude: tuple[str, ...] = ()) -> tuple[list[dict], dict]:
+    """One record per pair by majority vote over annotators not in `exclude`. A pair whose top votes are
+    split between a and b is resolved as a tie (and counted). Returns (records, counts)."""
+    by_pair = collections.defaultdict(list)
+    for r in exported:
+        if r["annotator"] not in exclude and not r.get("is_gold"):
+            by_pair[r["tags"].get("pair_id") or r["id"].split("@")[0]].append(r)
+    out, counts = [], collections.Counter()
+    for pair_id, recs in sorted(by_pair.items()):
+        votes = collections.Counter(r["winner"] for r in recs)
+        ranked = votes.most_common()
+        if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+            winner, how = "tie", "split"
+        else:
+            winner, how = ranked[0][0], "unanimous" if len(ranked) == 1 else "majority"
+        counts[how] += 1
+        counts[f"winner_{winner}"] += 1
+        base = recs[0]
+        out.append({**{k: base[k] for k in ("task", "kind", "prompt_id", "prompt", "response_a", "response_b")},
+                    "id": f"{pair_id}@majority", "winner": winner, "annotator": "majority_vote",
+                    "rationale": f"{how}: " + ", ".join(f"{w} {n}" for w, n in ranked),
+                    "scores": {}, "is_gold": False, "created_at": max(r["created_at"] for r in recs),
+                    "tags": {**{k: v for k, v in base["tags"].items() if k not in ("left_side", "verdict")},
+                             "pair_id": pair_id, "votes": dict(votes), "resolution": how,
+                             "annotators": sorted(r["annotator"] for r in recs)}})
+    return out, dict(counts)

@@ -1,0 +1,66 @@
+"""The annotation project: what there is to compare, the hidden gold items, and each annotator's queue.
+
+01_annotate and the web app (app/annotate.ipynb, served by Voila) open the same project through `open_project`,
+so a recruiter in the browser and a notebook user label the same store.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import annotators, config, hiring, records, sample_data, store, widget
+
+
+@dataclass
+class Project:
+    db: store.Store
+    prompts: dict[str, dict]     # every prompt an item refers to, by id
+    pair_ids: list[str]
+    gold_ids: list[str]
+    responses_file: Path         # where the answers came from (00's output, or the shipped sample)
+    profile: config.Profile
+
+    def queue(self, name: str, item_ids: list[str]) -> list[tuple[str, int]]:
+        p = self.profile
+        return widget.build_queue(item_ids, self.gold_ids, p.n_repeats, p.seed, name)
+
+    def human_queue(self, name: str) -> list[tuple[str, int]]:
+        """A person who joins gets the comparisons with the fewest labels so far, plus gold and repeats."""
+        counts = {pid: 0 for pid in self.pair_ids}
+        for lab in self.db.labels():
+            if lab["item_id"] in counts:
+                counts[lab["item_id"]] += 1
+        chosen = sorted(self.pair_ids, key=lambda pid: (counts[pid], pid))[: self.profile.human_queue_size]
+        return self.queue(name, chosen)
+
+
+def pair_items(pairs: list[dict], prompts: dict[str, dict], task: str) -> list[dict]:
+    return [{"item_id": p["pair_id"], "task": task, "kind": prompts[p["prompt_id"]]["kind"], "prompt_id": p["prompt_id"],
+             "prompt": hiring.render_user_message(prompts[p["prompt_id"]]), "response_a": p["response_a"],
+             "response_b": p["response_b"], "tags": {**prompts[p["prompt_id"]]["tags"], "pair_id": p["pair_id"]}}
+            for p in pairs]
+
+
+def open_project(profile: config.Profile, paths: config.Paths, store_path: str | Path | None = None,
+                 schedule_personas: bool = True) -> Project:
+    """Open (or create) the store with this profile's comparisons and gold items; schedule the simulated
+    recruiters' queues once. FEEDBACKLOOP_STORE overrides the store's location."""
+    store_path = store_path or os.environ.get("FEEDBACKLOOP_STORE") or paths.generated / "annotations.sqlite"
+    train = hiring.load_prompts("train", profile.n_train_prompts, paths.data / "prompts.jsonl")
+    validation = hiring.load_prompts("validation", profile.n_val_prompts + profile.n_gold_items, paths.data / "prompts.jsonl")
+    rows, responses_file = sample_data.responses_for(paths, train)
+    prompts = {p["id"]: p for p in train + validation}
+    pairs = records.make_pairs(sample_data.responses_by_prompt(rows), profile.pairs_per_prompt, profile.seed)
+    items = pair_items(pairs, prompts, paths.task)
+    # gold items come from validation prompts that no training pair uses, past the ones kept for validation
+    gold = annotators.gold_items(validation[profile.n_val_prompts:], profile.n_gold_items, profile.seed)
+    db = store.Store(store_path)
+    db.add_items(items + gold)
+    project = Project(db, prompts, [i["item_id"] for i in items], [g["item_id"] for g in gold], responses_file, profile)
+    if schedule_personas:
+        assigned = annotators.assign(project.pair_ids, profile.annotators_per_pair, profile.seed)
+        for name in annotators.PERSONAS:
+            db.set_queue(name, project.queue(name, [pid for pid in project.pair_ids if name in assigned[pid]]))
+    return project

@@ -1,0 +1,94 @@
+"""Agreement statistics against published hand-worked examples, and the annotator checks on known behaviour."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import agreement
+
+
+def test_cohen_kappa_worked_example():
+    """Two raters, 50 items: both 'a' 20, both 'b' 15, a/b 5, b/a 10 -> p_o = 0.7, p_e = 0.5, kappa = 0.4
+    (the worked example of Cohen's kappa in most textbooks)."""
+    rows = [("a", "a")] * 20 + [("b", "b")] * 15 + [("a", "b")] * 5 + [("b", "a")] * 10
+    table = pd.DataFrame(rows, columns=["r1", "r2"])
+    k = agreement.cohen_pairwise(table).loc["r1", "r2"]
+    p_o, p_e = 35 / 50, (25 / 50) * (30 / 50) + (25 / 50) * (20 / 50)
+    assert k == pytest.approx((p_o - p_e) / (1 - p_e)) == pytest.approx(0.4)
+
+
+def test_fleiss_kappa_worked_example():
+    """Fleiss (1971) as worked on Wikipedia: 10 subjects, 14 raters, 5 categories -> kappa = 0.210."""
+    from statsmodels.stats.inter_rater import fleiss_kappa
+    counts = np.array([[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
+                       [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]])
+    n, k = counts.sum(axis=1)[0], counts.sum()
+    p_j = counts.sum(axis=0) / k
+    p_i = ((counts ** 2).sum(axis=1) - n) / (n * (n - 1))
+    by_hand = (p_i.mean() - (p_j ** 2).sum()) / (1 - (p_j ** 2).sum())
+    assert fleiss_kappa(counts) == pytest.approx(by_hand) == pytest.approx(0.210, abs=5e-4)
+
+
+def test_our_fleiss_wrapper_matches_on_three_categories():
+    table = pd.DataFrame({"r1": ["a", "a", "b", "tie", "a"], "r2": ["a", "b", "b", "tie", "a"],
+                          "r3": ["a", "a", "b", "a", "b"]})
+    # by hand: P_i = 1, 1/3, 1, 1/3, 1/3 -> P-bar = 0.6; p_j = 8/15, 5/15, 2/15 -> P_e = 93/225
+    kappa, n = agreement.fleiss(table)
+    assert n == 5 and kappa == pytest.approx((0.6 - 93 / 225) / (1 - 93 / 225))
+
+
+def test_krippendorff_alpha_worked_example():
+    """Krippendorff (2011), 'Computing Krippendorff's alpha-reliability', nominal example: 4 coders, 12 units
+    with missing values -> alpha = 0.743."""
+    import krippendorff
+    nan = np.nan
+    data = np.array([[1, 2, 3, 3, 2, 1, 4, 1, 2, nan, nan, nan],
+                     [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, nan, 3],
+                     [nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, nan],
+                     [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, nan]])
+    assert krippendorff.alpha(reliability_data=data, level_of_measurement="nominal") == pytest.approx(0.743, abs=5e-4)
+
+
+def test_our_alpha_wrapper_handles_missing_labels():
+    table = pd.DataFrame({"r1": ["a", "a", "b", "tie", None], "r2": ["a", "b", "b", "tie", "a"],
+                          "r3": [None, "a", "b", "a", "a"]})
+    a = agreement.krippendorff_alpha(table)
+    assert -1 <= a <= 1
+    perfect = pd.DataFrame({"r1": ["a", "b", "tie", "a"], "r2": ["a", "b", "tie", "a"]})
+    assert agreement.krippendorff_alpha(perfect) == pytest.approx(1.0)
+    lo, hi = agreement.bootstrap_alpha(table, n=200)
+    assert lo <= hi
+
+
+@pytest.mark.parametrize("k, word", [(-0.1, "poor"), (0.1, "slight"), (0.3, "fair"), (0.5, "moderate"),
+                                     (0.7, "substantial"), (0.9, "almost perfect")])
+def test_landis_koch(k, word):
+    assert agreement.landis_koch(k) == word
+
+
+def test_aggregate_majority_and_split():
+    def rec(pair, who, winner):
+        return {"id": f"{pair}@{who}", "task": "hiring", "kind": "assessment", "prompt_id": "p", "prompt": "x",
+                "response_a": "A", "response_b": "B", "winner": winner, "annotator": who, "is_gold": False,
+                "tags": {"pair_id": pair}, "created_at": "2026-01-01T00:00:00+00:00"}
+    recs = [rec("p1", "x", "a"), rec("p1", "y", "a"), rec("p1", "z", "b"),
+            rec("p2", "x", "a"), rec("p2", "y", "b"), rec("p2", "z", "tie"),
+            rec("p3", "x", "b"), rec("p3", "y", "b"), rec("p3", "z", "a")]
+    out, counts = agreement.aggregate(recs)
+    assert [r["winner"] for r in out] == ["a", "tie", "b"]
+    assert counts["split"] == 1 and counts["majority"] == 2
+    out, _ = agreement.aggregate(recs, exclude=("z",))
+    assert [r["winner"] for r in out] == ["a", "tie", "b"] and out[1]["tags"]["resolution"] == "split"
+
+
+def test_p_chart_limits():
+    items = {f"g{i}": {"is_gold": True, "gold_answer": "a", "gold_type": "clear"} for i in range(100)}
+    labels = [{"item_id": f"g{i}", "repeat": 0, "position": i, "winner": "a" if i < 80 else "b", "annotator": "x"}
+              for i in range(100)]
+    chart = agreement.p_chart(labels, items, batch=20)
+    assert list(chart.n) == [20] * 5 and chart.center.iloc[0] == pytest.approx(0.8)
+    sigma = math.sqrt(0.8 * 0.2 / 20)
+    assert chart.lcl.iloc[0] == pytest.approx(0.8 - 3 * sigma)
+    assert chart.out_of_control.tolist() == [False, False, False, False, True]
