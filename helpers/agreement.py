@@ -114,9 +114,11 @@ def _binom_p(k: int, n: int) -> float:
     return float(binomtest(k, n, 0.5).pvalue) if n else 1.0
 
 
-def annotator_report(labels: list[dict], items: dict[str, dict], favoured: tuple[str, ...] = ()) -> pd.DataFrame:
+def annotator_report(labels: list[dict], items: dict[str, dict], favoured: tuple[str, ...] = (),
+                     batch: int = 40) -> pd.DataFrame:
     """Per annotator: gold accuracy, name-swap behaviour, self-consistency, tie rate, position and length bias,
-    and agreement with the other annotators' majority.
+    and agreement with the other annotators' majority; `drift_batches` counts the annotator's p-chart points
+    (batches of `batch` queue positions) below the lower control limit.
 
     `favoured`: first names of the groups a name-biased annotator would favour; on name-swap gold items the
     share of non-tie answers that pick the side naming one of them is reported (0.5 is no preference).
@@ -126,6 +128,8 @@ def annotator_report(labels: list[dict], items: dict[str, dict], favoured: tuple
         by_ann[lab["annotator"]].append(lab)
     first_pass = {(l["annotator"], l["item_id"]): _canonical(l["winner"]) for l in labels if not l["repeat"]}
     table = label_table(labels, items)
+    chart = p_chart(labels, items, batch)
+    drift = chart.groupby("annotator").below.sum() if len(chart) else pd.Series(dtype=int)
     rows = []
     for name, labs in sorted(by_ann.items()):
         firsts = [l for l in labs if not l["repeat"]]
@@ -133,10 +137,11 @@ def annotator_report(labels: list[dict], items: dict[str, dict], favoured: tuple
         clear = [l for l in gold if items[l["item_id"]]["gold_type"] == "clear"]
         swaps = [l for l in gold if items[l["item_id"]]["gold_type"] == "name_swap"]
         repeats = [l for l in labs if l["repeat"] and (name, l["item_id"]) in first_pass]
-        decided = [l for l in firsts if l["winner"] in ("a", "b") and not items[l["item_id"]]["is_gold"]]
+        decided = [l for l in firsts if l["winner"] in ("a", "b")]
+        # position bias over every decided item, gold included: identical name-swap pairs expose it best
         left = sum(l["winner"] == l["left_side"] for l in decided)
-        long_pairs = []
-        for l in decided:
+        long_pairs: list[bool] = []
+        for l in (l for l in decided if not items[l["item_id"]]["is_gold"]):
             it = items[l["item_id"]]
             la, lb = len(it["response_a"].split()), len(it["response_b"].split())
             if max(la, lb) >= 1.2 * max(1, min(la, lb)):
@@ -165,7 +170,9 @@ def annotator_report(labels: list[dict], items: dict[str, dict], favoured: tuple
             "left_rate": left / len(decided) if decided else float("nan"),
             "left_p": _binom_p(left, len(decided)),
             "longer_rate": _mean(long_pairs),
+            "longer_p": _binom_p(sum(long_pairs), len(long_pairs)),
             "agreement_with_others": _mean(agree),
+            "drift_batches": int(drift.get(name, 0)),
         })
     return pd.DataFrame(rows).set_index("annotator")
 
@@ -185,10 +192,11 @@ FLAG_RULES = {
     "gold accuracy below 0.8": lambda r: r.gold_n >= MIN_N and r.gold_accuracy < 0.8,
     "name bias: prefers one name in identical answers": lambda r: r.name_swap_tie_rate < 0.5 and r.name_swap_p < 0.05,
     "self-consistency below 0.75": lambda r: r.repeats_n >= MIN_N and r.self_consistency < 0.75,
+    "drift: gold accuracy fell below the p-chart's lower limit": lambda r: r.get("drift_batches", 0) > 0,
 }
 WARN_RULES = {
-    "position bias (prefers the left answer)": lambda r: abs(r.left_rate - 0.5) > 0.1 and r.left_p < 0.01,
-    "length preference (prefers the longer answer)": lambda r: r.longer_rate > 0.75,
+    "position bias (prefers the left answer)": lambda r: abs(r.left_rate - 0.5) > 0.05 and r.left_p < 0.01,
+    "length preference (prefers the longer answer)": lambda r: r.longer_rate > 0.6 and r.longer_p < 0.05,
 }
 
 
@@ -203,20 +211,22 @@ def flags(report: pd.DataFrame) -> tuple[dict[str, list[str]], dict[str, list[st
 # ------------------------------------------------------------------ drift
 
 def p_chart(labels: list[dict], items: dict[str, dict], batch: int = 40) -> pd.DataFrame:
-    """Gold accuracy per batch of queue positions, pooled over annotators, with 3-sigma control limits
-    (a p-chart: the limits widen where a batch has fewer gold labels)."""
+    """A p-chart of gold accuracy: one point per annotator and batch of queue positions. The centre line is
+    the accuracy of all gold labels pooled (the process average), and each point's 3-sigma limits follow from
+    its own number of gold labels, p-bar ± 3·sqrt(p-bar(1 - p-bar)/n)."""
     gold = [l for l in labels if not l["repeat"] and items[l["item_id"]]["is_gold"] and l["position"] is not None]
-    df = pd.DataFrame({"batch": [l["position"] // batch for l in gold],
+    cols = ["annotator", "batch", "positions", "n", "p", "center", "lcl", "ucl", "below", "above"]
+    if not gold:
+        return pd.DataFrame(columns=cols)
+    df = pd.DataFrame({"annotator": [l["annotator"] for l in gold], "batch": [l["position"] // batch for l in gold],
                        "correct": [_canonical(l["winner"]) == items[l["item_id"]]["gold_answer"] for l in gold]})
-    if df.empty:
-        return pd.DataFrame(columns=["n", "p", "center", "lcl", "ucl", "out_of_control"])
-    out = df.groupby("batch").correct.agg(n="size", p="mean")
     center = df.correct.mean()
+    out = df.groupby(["annotator", "batch"]).correct.agg(n="size", p="mean").reset_index()
     sigma = np.sqrt(center * (1 - center) / out.n)
     out["center"], out["lcl"], out["ucl"] = center, (center - 3 * sigma).clip(0, 1), (center + 3 * sigma).clip(0, 1)
-    out["out_of_control"] = (out.p < out.lcl) | (out.p > out.ucl)
-    out.index = [f"{b * batch + 1}-{(b + 1) * batch}" for b in out.index]
-    return out
+    out["below"], out["above"] = out.p < out.lcl, out.p > out.ucl
+    out["positions"] = [f"{b * batch + 1}-{(b + 1) * batch}" for b in out.batch]
+    return out[cols]
 
 
 # ------------------------------------------------------------------ aggregation

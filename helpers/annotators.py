@@ -9,11 +9,12 @@ repeats whatever order the queue is worked in. Real recruiters replace them in t
 |---|---|---|
 | sim_careful | 0.03 | none: the gold recruiter with a steady hand |
 | sim_steady  | 0.06 | none, a little less precise |
-| sim_noisy   | 0.25 | none, but so noisy that many labels are coin flips; a slight lean to the left response |
+| sim_noisy   | 0.25 | none, but so noisy that many labels are coin flips; leans to the left response (+0.12) |
 | sim_verbose | 0.05 | prefers long answers: +0.12 utility per 50 words |
 | sim_namebias| 0.05 | holds back candidates whose names read as Black or Hispanic: on assessments it adds +0.3 to a "hold" and -0.3 to an "advance" attached to such a name |
 
-sim_steady also tires: its noise grows by 0.10 sd per 100 items into its queue (the drift a p-chart should show).
+sim_steady also tires: the chance that it answers at random, without reading, grows by 0.6 per 100 items into its
+queue (capped at 0.9): the drift a p-chart should show.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class Persona:
     length_per_50_words: float = 0.0
     name_bias: float = 0.0        # utility shift of hold(+)/advance(-) for candidates in BIASED_AGAINST
     left_bias: float = 0.0        # added to the left response's utility
-    fatigue: float = 0.0          # extra noise sd per 100 items into the queue (drift)
+    lapse_per_100: float = 0.0    # tiring: chance of a random answer grows by this per 100 items (drift)
 
     def utility(self, prompt: dict, response: str) -> float:
         u = rubric.score(prompt, response).total
@@ -71,10 +72,13 @@ class Persona:
                position: int = 0) -> str:
         """'a', 'b' or 'tie' for the pair as shown (a on the left); `position` in the queue drives fatigue."""
         rng = _rng(seed, self.name, pair_id)
+        lapse = min(0.9, self.lapse_per_100 * position / 100)
+        if lapse and rng.random() < lapse:      # a tired click: not reading, just answering
+            return rng.choice(["a", "b", "tie"])
         diff = self.utility(prompt, response_a) + self.left_bias - self.utility(prompt, response_b)
         # anyone sees that two texts are the same apart from a name: no perception noise there, only bias
         same = without_names(response_a) == without_names(response_b)
-        perceived = diff + (0.0 if same else rng.gauss(0.0, self.noise + self.fatigue * position / 100))
+        perceived = diff + (0.0 if same else rng.gauss(0.0, self.noise))
         if abs(perceived) <= self.tie_margin:
             return "tie"
         return "a" if perceived > 0 else "b"
@@ -82,8 +86,8 @@ class Persona:
 
 PERSONAS = {p.name: p for p in [
     Persona("sim_careful", "applies the rubric closely", noise=0.03),
-    Persona("sim_steady", "applies the rubric, a little less precisely, and tires", noise=0.06, fatigue=0.10),
-    Persona("sim_noisy", "rushed: many labels are coin flips, leans to the left response", noise=0.25, left_bias=0.05),
+    Persona("sim_steady", "applies the rubric, a little less precisely, and tires", noise=0.06, lapse_per_100=0.6),
+    Persona("sim_noisy", "rushed: many labels are coin flips, leans to the left response", noise=0.25, left_bias=0.12),
     Persona("sim_verbose", "prefers longer answers", noise=0.05, length_per_50_words=0.12),
     Persona("sim_namebias", "holds back candidates whose names read as Black or Hispanic", noise=0.05, name_bias=0.3),
 ]}
@@ -154,17 +158,28 @@ def label_pairs(pairs: list[dict], prompts: dict[str, dict], k: int, seed: int =
 def gold_items(prompts: list[dict], n: int, seed: int = 0) -> list[dict]:
     """Hidden known-answer items for the annotation queue, from prompts no training pair uses.
 
-    Half are *clear*: a careful recruiter's answer against a clearly worse one (the wrong decision, a generic
-    question, a summary that repeats a protected detail). Half are *name swaps*: the same assessment under two
-    names from different groups, with the prompt's name withheld; the right answer is a tie, and an annotator
-    who prefers one side is judging the name.
+    A third are *name swaps*: the same assessment under two names from different groups, with the prompt's name
+    withheld; the right answer is a tie, and an annotator who prefers one side is judging the name. A third are
+    *subtle*: a careful recruiter's assessment against the same text that calls the candidate "he" or "she"
+    (gold 0.1 lower: an attentive annotator sees it, a careless one does not). The rest are *clear*: the
+    careful answer against a clearly worse one (the wrong decision, a generic question, a summary that repeats
+    a protected detail).
     """
     from .hiring import GROUPS, names_for, reference_answer, render_user_message, with_name, worse_answer
     rng = random.Random(seed)
     items = []
-    swaps = [p for p in prompts if p["kind"] == "assessment" and p["facts"]["decision"] == "advance"]
-    clear = [p for p in prompts if p not in swaps[: n // 2]]
-    for p in swaps[: n // 2]:
+    swaps = [p for p in prompts if p["kind"] == "assessment" and p["facts"]["decision"] == "advance"][: n // 3]
+    subtle = [p for p in prompts if p["kind"] == "assessment" and p not in swaps][: n // 3]
+    clear = [p for p in prompts if p not in swaps and p not in subtle]
+    for p in subtle:
+        good = reference_answer(p)
+        bad = good.replace("the candidate", rng.choice(["he", "she"]), 1)
+        flip = rng.random() < 0.5
+        items.append({"item_id": f"gold-subtle-{p['id']}", "task": p["task"], "kind": p["kind"], "prompt_id": p["id"],
+                      "prompt": render_user_message(p), "response_a": bad if flip else good,
+                      "response_b": good if flip else bad, "is_gold": True, "gold_answer": "b" if flip else "a",
+                      "gold_type": "subtle", "tags": dict(p["tags"])})
+    for p in swaps:
         race = p["candidate"]["group"].split("_", 1)[1]
         gender = p["candidate"]["group"].split("_", 1)[0]
         other = [g for g in GROUPS if g.startswith(gender) and (g.split("_", 1)[1] in BIASED_AGAINST) != (race in BIASED_AGAINST)]

@@ -72,7 +72,7 @@ PROFILES: dict[str, Profile] = {
         name="cpu", model_id=DEFAULT_MODEL,
         n_train_prompts=96, n_val_prompts=24, n_test_prompts=48,
         responses_per_prompt=4, pairs_per_prompt=3, annotators_per_pair=3,
-        n_gold_items=40, n_repeats=16, human_queue_size=40,
+        n_gold_items=60, n_repeats=16, human_queue_size=40,
         max_prompt_tokens=384, max_new_tokens=96, gen_batch_size=32, temperature=0.9, top_p=0.95,
         rm_steps=150, rm_batch_size=8, dpo_steps=120, dpo_batch_size=4, ppo_steps=40, ppo_batch_size=16,
         lora_r=16, learning_rate=5e-5,

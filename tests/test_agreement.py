@@ -84,11 +84,18 @@ def test_aggregate_majority_and_split():
 
 
 def test_p_chart_limits():
-    items = {f"g{i}": {"is_gold": True, "gold_answer": "a", "gold_type": "clear"} for i in range(100)}
-    labels = [{"item_id": f"g{i}", "repeat": 0, "position": i, "winner": "a" if i < 80 else "b", "annotator": "x"}
-              for i in range(100)]
-    chart = agreement.p_chart(labels, items, batch=20)
-    assert list(chart.n) == [20] * 5 and chart.center.iloc[0] == pytest.approx(0.8)
-    sigma = math.sqrt(0.8 * 0.2 / 20)
-    assert chart.lcl.iloc[0] == pytest.approx(0.8 - 3 * sigma)
-    assert chart.out_of_control.tolist() == [False, False, False, False, True]
+    """Two annotators, 50 gold items each; one is right throughout, the other stops being right at item 40."""
+    items = {f"g{i}": {"is_gold": True, "gold_answer": "a", "gold_type": "clear"} for i in range(50)}
+    labels = [{"item_id": f"g{i}", "repeat": 0, "position": i, "winner": "a", "annotator": "fresh", "left_side": "a"} for i in range(50)]
+    labels += [{"item_id": f"g{i}", "repeat": 0, "position": i, "winner": "a" if i < 40 else "b", "annotator": "tired", "left_side": "a"}
+               for i in range(50)]
+    chart = agreement.p_chart(labels, items, batch=10)
+    assert list(chart.n) == [10] * 10
+    assert chart.center.iloc[0] == pytest.approx(0.9)
+    sigma = math.sqrt(0.9 * 0.1 / 10)
+    assert chart.lcl.iloc[0] == pytest.approx(0.9 - 3 * sigma)
+    assert chart[chart.below].annotator.tolist() == ["tired"] and chart[chart.below].positions.tolist() == ["41-50"]
+    report = agreement.annotator_report(labels, items, batch=10)
+    assert report.loc["tired", "drift_batches"] == 1 and report.loc["fresh", "drift_batches"] == 0
+    flagged, _ = agreement.flags(report)
+    assert any("drift" in why for why in flagged["tired"]) and "fresh" not in flagged
