@@ -115,7 +115,7 @@ def readme_block(data: dict) -> str:
     for name, stage in sorted(get(data, "stages").items()):
         lines.append(f"| {name} | {stage['seconds']:.0f} | {stage['peak_mem_mb']:.0f} |")
     if "pipeline" in data:
-        lines.append(f"| **whole `make pipeline`** (with set-up) | {data['pipeline']['seconds']:.0f} | |")
+        lines.append(f"| **whole `make pipeline`** (kernel starts included) | {data['pipeline']['seconds']:.0f} | |")
     return "\n".join(lines + ["", README_END])
 
 

@@ -57,9 +57,11 @@ class Session:
             raise ValueError(f"{self.annotator!r} has no queue in {store.path}: schedule one with store.set_queue")
         self.pointer = self._first_open()
 
-    def _first_open(self) -> int:
+    def _first_open(self, start: int = 0) -> int:
+        """The first unanswered entry from `start` on (wrapping round to the start), or the end when all are done."""
         done = self.store.done_positions(self.annotator)
-        return next((i for i, e in enumerate(self.entries) if e["position"] not in done), len(self.entries))
+        order = list(range(start, len(self.entries))) + list(range(0, start))
+        return next((i for i in order if self.entries[i]["position"] not in done), len(self.entries))
 
     @property
     def total(self) -> int:
@@ -91,7 +93,7 @@ class Session:
         winner = {"left": cur["left_side"], "right": other}.get(choice, choice)
         label_id = self.store.add_label(self.annotator, cur["item_id"], winner, cur["left_side"], cur["repeat"],
                                         cur["position"], rationale, scores, seconds, source)
-        self.pointer += 1
+        self.pointer = self._first_open(self.pointer + 1)   # after a Back, skip what is already answered
         return label_id
 
     def back(self) -> None:

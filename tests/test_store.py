@@ -158,3 +158,17 @@ def test_widget_buttons_write_to_the_store(db):
     assert labs[0]["rationale"] == "A is grounded" and labs[0]["scores"] == {"accuracy": 3}
     assert [l["winner"] for l in labs][1:] == ["skip"]
     assert "2 of 3" in app.header.value
+
+
+def test_back_then_answer_moves_on_to_the_next_unanswered_item(db):
+    db.set_queue("bob", [(f"p{i}", 0) for i in range(5)])
+    s = widget.Session(db, "bob")
+    for _ in range(3):
+        s.submit("left")
+    s.back()
+    s.back()                                   # back on item 2 of 5
+    assert s.current()["position"] == 1
+    s.submit("tie")                            # changes that answer ...
+    assert s.current()["position"] == 3       # ... and goes on to the first unanswered one
+    latest = {l["item_id"]: l["winner"] for l in db.labels("bob")}
+    assert latest["p1"] == "tie" and len(latest) == 3
