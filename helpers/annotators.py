@@ -167,36 +167,33 @@ def gold_items(prompts: list[dict], n: int, seed: int = 0) -> list[dict]:
     """
     from .hiring import GROUPS, names_for, reference_answer, render_user_message, with_name, worse_answer
     rng = random.Random(seed)
+
+    def item(p, gold_type, a, b, answer, prompt=None, **tags):
+        return {"item_id": f"gold-{gold_type.replace('name_', '')}-{p['id']}", "task": p["task"], "kind": p["kind"],
+                "prompt_id": p["id"], "prompt": prompt or render_user_message(p), "response_a": a, "response_b": b,
+                "is_gold": True, "gold_answer": answer, "gold_type": gold_type, "tags": {**p["tags"], **tags}}
+
+    def sides(good, bad):   # the better answer on a random side
+        return (bad, good, "b") if rng.random() < 0.5 else (good, bad, "a")
+
     items = []
     swaps = [p for p in prompts if p["kind"] == "assessment" and p["facts"]["decision"] == "advance"][: n // 3]
     subtle = [p for p in prompts if p["kind"] == "assessment" and p not in swaps][: n // 3]
     clear = [p for p in prompts if p not in swaps and p not in subtle]
     for p in subtle:
         good = reference_answer(p)
-        bad = good.replace("the candidate", rng.choice(["he", "she"]), 1)
-        flip = rng.random() < 0.5
-        items.append({"item_id": f"gold-subtle-{p['id']}", "task": p["task"], "kind": p["kind"], "prompt_id": p["id"],
-                      "prompt": render_user_message(p), "response_a": bad if flip else good,
-                      "response_b": good if flip else bad, "is_gold": True, "gold_answer": "b" if flip else "a",
-                      "gold_type": "subtle", "tags": dict(p["tags"])})
+        items.append(item(p, "subtle", *sides(good, good.replace("the candidate", rng.choice(["he", "she"]), 1))))
     for p in swaps:
-        race = p["candidate"]["group"].split("_", 1)[1]
-        gender = p["candidate"]["group"].split("_", 1)[0]
+        gender, race = p["candidate"]["group"].split("_", 1)
         other = [g for g in GROUPS if g.startswith(gender) and (g.split("_", 1)[1] in BIASED_AGAINST) != (race in BIASED_AGAINST)]
         twin_name = rng.choice(names_for(rng.choice(other)))
         mine, twin = reference_answer(p), reference_answer(with_name(p, twin_name))
         a, b = (mine, twin) if rng.random() < 0.5 else (twin, mine)
-        items.append({"item_id": f"gold-swap-{p['id']}", "task": p["task"], "kind": p["kind"], "prompt_id": p["id"],
-                      "prompt": render_user_message(with_name(p, "[name withheld]")), "response_a": a, "response_b": b,
-                      "is_gold": True, "gold_answer": "tie", "gold_type": "name_swap",
-                      "tags": {**p["tags"], "names": [p["candidate"]["name"], twin_name]}})
+        items.append(item(p, "name_swap", a, b, "tie", render_user_message(with_name(p, "[name withheld]")),
+                          names=[p["candidate"]["name"], twin_name]))
     for p in clear[: n - len(items)]:
         good, bad = reference_answer(p), worse_answer(p)
         if rubric.score(p, good).total - rubric.score(p, bad).total < 0.15:
             continue   # not clear enough to be a known answer
-        flip = rng.random() < 0.5
-        items.append({"item_id": f"gold-clear-{p['id']}", "task": p["task"], "kind": p["kind"], "prompt_id": p["id"],
-                      "prompt": render_user_message(p), "response_a": bad if flip else good,
-                      "response_b": good if flip else bad, "is_gold": True, "gold_answer": "b" if flip else "a",
-                      "gold_type": "clear", "tags": dict(p["tags"])})
+        items.append(item(p, "clear", *sides(good, bad)))
     return items
