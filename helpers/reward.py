@@ -1,0 +1,96 @@
+"""The reward model's plumbing: QLoRA set-up around TRL's RewardTrainer, scoring, saving and loading.
+
+The model is a sequence-classification head (`score`, one output) on the base model's backbone, loaded in 4-bit
+nf4 (bitsandbytes) with LoRA adapters (peft). The head is trained from scratch, so it must be saved with the
+adapter (`modules_to_save=["score"]`): without it a reloaded reward model scores at random.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from . import config, models
+
+META = "feedbackloop_reward.json"
+
+
+class RewardModelMissing(FileNotFoundError):
+    """No complete saved reward model where one was expected; the message says what to run."""
+
+
+def lora_config(profile: config.Profile):
+    from peft import LoraConfig
+    return LoraConfig(task_type="SEQ_CLS", r=profile.lora_r, lora_alpha=2 * profile.lora_r, lora_dropout=0.05,
+                      target_modules="all-linear", modules_to_save=["score"])
+
+
+def keep_trainable_fp32(trainer, precision: config.Precision) -> int:
+    """TRL (1.16, reward_trainer.py) casts every trainable parameter of a quantized model to bf16, following the
+    QLoRA paper. With fp32 compute (the CPU) the score head then meets fp32 activations and fails with
+    "expected m1 and m2 to have the same dtype". Cast them back before the optimizer exists; returns how many."""
+    if precision.dtype_name != "float32":
+        return 0
+    n = 0
+    for p in trainer.model.parameters():
+        if p.requires_grad and p.dtype != torch.float32:
+            p.data = p.data.float()
+            n += 1
+    return n
+
+
+def conversation_texts(tokenizer, prompts: list[list[dict]], responses: list[str]) -> list[str]:
+    """Prompt messages plus the response as the assistant's turn, rendered by the chat template (as TRL does)."""
+    return [tokenizer.apply_chat_template(p + [{"role": "assistant", "content": r}], tokenize=False)
+            for p, r in zip(prompts, responses)]
+
+
+@torch.no_grad()
+def score(model, tokenizer, prompts: list[list[dict]], responses: list[str], batch_size: int = 16,
+          max_length: int = 1024) -> torch.Tensor:
+    """The reward of each (prompt, response), as a 1-D float tensor."""
+    was_training = model.training
+    model.eval()
+    device = next(p for p in model.parameters()).device
+    out = []
+    texts = conversation_texts(tokenizer, prompts, responses)
+    for i in range(0, len(texts), batch_size):
+        enc = tokenizer(texts[i:i + batch_size], padding=True, truncation=True, max_length=max_length,
+                        return_tensors="pt", add_special_tokens=False).to(device)
+        out.append(model(**enc).logits.squeeze(-1).float().cpu())
+    model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def save(model, tokenizer, path: Path, base: str, quantized: bool, extra: dict | None = None) -> Path:
+    """Adapter + score head + tokenizer, and a note of the base model, so `load` can rebuild it."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    (path / META).write_text(json.dumps({"base": base, "quantized": quantized, **(extra or {})}, indent=2))
+    return path
+
+
+def load(path: Path, precision: config.Precision | None = None):
+    """(model, tokenizer) of a reward model saved by `save`; a clear error when it is missing or incomplete."""
+    from peft import PeftModel
+    from safetensors import safe_open
+    path = Path(path)
+    weights = path / "adapter_model.safetensors"
+    if not (path / META).exists() or not weights.exists() or not (path / "adapter_config.json").exists():
+        raise RewardModelMissing(f"No complete reward model in {path}: run 02_reward_model.ipynb "
+                                 f"(it writes adapter_model.safetensors, adapter_config.json and {META}).")
+    with safe_open(str(weights), "pt") as f:
+        if not any(".score." in k or k.startswith("score.") for k in f.keys()):
+            raise RewardModelMissing(f"{weights} has no score head: it was saved without modules_to_save=['score'], "
+                                     "so it would score at random. Retrain with helpers.reward.lora_config.")
+    meta = json.loads((path / META).read_text())
+    precision = precision or config.choose_precision()
+    base = models.load_model(meta["base"], "reward", precision, quantize_4bit=meta["quantized"])
+    model = PeftModel.from_pretrained(base, path)
+    model.eval()
+    tokenizer = models.load_tokenizer(str(path), padding_side="right")
+    return model, tokenizer

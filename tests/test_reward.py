@@ -1,0 +1,95 @@
+"""The reward model's plumbing: TRL's loss is the Bradley-Terry loss, training works, save -> reload scores alike."""
+
+import math
+
+import pytest
+import torch
+
+from helpers import config, models, reward
+
+PROFILE = config.PROFILES["smoke"].replace(lora_r=8)
+
+
+def _toy_rows(n, offset=0):
+    rows = []
+    for i in range(offset, offset + n):
+        prompt = [{"role": "user", "content": f"Assess candidate {i} for the data role."}]
+        rows.append({"prompt": prompt,
+                     "chosen": [{"role": "assistant", "content": f"Candidate {i} has 5 years of SQL; advance."}],
+                     "rejected": [{"role": "assistant", "content": "lol whatever!!! so amazing!!!"}]})
+    return rows
+
+
+def test_bradley_terry_by_hand():
+    """-log sigmoid(r_chosen - r_rejected), averaged: the loss every pairwise reward model minimizes."""
+    chosen, rejected = torch.tensor([2.0, 0.5, -1.0]), torch.tensor([1.0, 0.5, 1.0])
+    by_hand = sum(-math.log(1 / (1 + math.exp(-(c - r)))) for c, r in zip(chosen.tolist(), rejected.tolist())) / 3
+    assert torch.nn.functional.logsigmoid(chosen - rejected).neg().mean().item() == pytest.approx(by_hand)
+    assert by_hand == pytest.approx((math.log1p(math.exp(-1)) + math.log(2) + math.log1p(math.exp(2))) / 3)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from datasets import Dataset
+    from trl import RewardConfig, RewardTrainer
+    torch.manual_seed(0)
+    precision = config.choose_precision("cpu")
+    base = str(models.materialize_offline_model())
+    tokenizer = models.load_tokenizer(base, padding_side="right")
+    model = models.load_model(base, "reward", precision, quantize_4bit=True)
+    out = tmp_path_factory.mktemp("rm")
+    args = RewardConfig(output_dir=str(out / "trainer"), max_steps=8, per_device_train_batch_size=4, learning_rate=1e-3,
+                        logging_steps=4, report_to="none", save_strategy="no", activation_checkpointing=False,
+                        max_length=256, seed=0, disable_tqdm=True, **precision.trainer_flags)
+    trainer = RewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(_toy_rows(32)),
+                            processing_class=tokenizer, peft_config=reward.lora_config(PROFILE))
+    reward.keep_trainable_fp32(trainer, precision)
+    trainer.train()
+    return trainer, tokenizer, base, out
+
+
+def test_trl_loss_is_bradley_terry_on_the_models_own_scores(trained):
+    trainer, tokenizer, _, _ = trained
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+    batch = {k: v.to(trainer.model.device) for k, v in batch.items()}
+    trainer.model.eval()
+    with torch.no_grad():
+        loss = trainer.compute_loss(trainer.model, dict(batch)).item()
+        logits = trainer.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.squeeze(-1)
+    chosen, rejected = logits.chunk(2)
+    assert loss == pytest.approx(torch.nn.functional.logsigmoid(chosen - rejected).neg().mean().item(), rel=1e-5)
+
+
+def test_training_learns_a_separable_preference(trained):
+    trainer, tokenizer, _, _ = trained
+    held_out = _toy_rows(16, offset=1000)
+    prompts = [r["prompt"] for r in held_out]
+    good = reward.score(trainer.model, tokenizer, prompts, [r["chosen"][0]["content"] for r in held_out])
+    bad = reward.score(trainer.model, tokenizer, prompts, [r["rejected"][0]["content"] for r in held_out])
+    assert (good > bad).float().mean().item() >= 0.9
+
+
+def test_save_and_reload_scores_the_same(trained):
+    trainer, tokenizer, base, out = trained
+    texts = ["Candidate 7 has 5 years of SQL; advance.", "lol whatever!!!", "Decision: hold"]
+    prompts = [[{"role": "user", "content": "Assess candidate 7."}]] * 3
+    before = reward.score(trainer.model, tokenizer, prompts, texts)
+    path = reward.save(trainer.model, tokenizer, out / "saved", base, quantized=True)
+    model, tok = reward.load(path, config.choose_precision("cpu"))
+    after = reward.score(model, tok, prompts, texts)
+    assert torch.allclose(before, after, atol=1e-5), (before, after)
+    assert before.std() > 0.1   # a trained head, not a constant
+
+
+def test_missing_or_headless_reward_model_fails_clearly(tmp_path, trained):
+    with pytest.raises(reward.RewardModelMissing, match="run 02_reward_model.ipynb"):
+        reward.load(tmp_path / "nowhere")
+    trainer, tokenizer, base, out = trained
+    headless = tmp_path / "headless"
+    trainer.model.save_pretrained(headless, selected_adapters=None)
+    from safetensors.torch import load_file, save_file
+    weights = load_file(headless / "adapter_model.safetensors")
+    save_file({k: v for k, v in weights.items() if "score" not in k}, headless / "adapter_model.safetensors")
+    (headless / reward.META).write_text('{"base": "%s", "quantized": true}' % base)
+    with pytest.raises(reward.RewardModelMissing, match="no score head"):
+        reward.load(headless)
