@@ -94,3 +94,58 @@ def load(path: Path, precision: config.Precision | None = None):
     model.eval()
     tokenizer = models.load_tokenizer(str(path), padding_side="right")
     return model, tokenizer
+
+
+def preference_rows(records: list[dict], system_prompt: str | None = None) -> list[dict]:
+    """Aggregated preference records to TRL rows, keeping the record's id for evaluation."""
+    from .records import to_trl
+    kept = [r for r in records if r["winner"] != "tie"]
+    return [{**row, "id": r["id"], "prompt_id": r["prompt_id"]} for r, row in zip(kept, to_trl(kept, system_prompt))]
+
+
+def train_and_measure(base: str, quantize: bool, steps: int, batch_size: int, max_length: int = 512,
+                      checkpointing: bool = False) -> dict:
+    """Train a reward model for a few steps on synthetic pairs of realistic length and report the process's peak
+    memory and seconds a step. Run it in a fresh process (`python -m helpers.reward`) so peaks do not mix."""
+    import resource
+    import time
+
+    from datasets import Dataset
+    from trl import RewardConfig, RewardTrainer
+
+    from .hiring import build_prompts, reference_answer, worse_answer
+    precision = config.choose_precision()
+    prompts = [p for p in build_prompts()["train"] if p["kind"] == "assessment"][: steps * batch_size]
+    rows = [{"prompt": p["messages"], "chosen": [{"role": "assistant", "content": reference_answer(p)}],
+             "rejected": [{"role": "assistant", "content": worse_answer(p)}]} for p in prompts]
+    tokenizer = models.load_tokenizer(base, padding_side="right")
+    model = models.load_model(base, "reward", precision, quantize_4bit=quantize)
+    args = RewardConfig(output_dir="/tmp/feedbackloop-rm-bench", max_steps=steps, per_device_train_batch_size=batch_size,
+                        report_to="none", save_strategy="no", activation_checkpointing=checkpointing, max_length=max_length,
+                        disable_tqdm=True, logging_steps=steps, **precision.trainer_flags)
+    from peft import LoraConfig
+    lora = LoraConfig(task_type="SEQ_CLS", r=16, lora_alpha=32, target_modules="all-linear", modules_to_save=["score"])
+    trainer = RewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+                            peft_config=lora)
+    keep_trainable_fp32(trainer, precision)
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if precision.device.startswith("cuda"):
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    return {"quantized": quantize, "checkpointing": checkpointing, "steps": steps, "batch_size": batch_size, "seconds_per_step": round(seconds / steps, 2),
+            "peak_memory_mb": round(peak, 1), "weights_memory_mb": round(model.get_memory_footprint() / 2**20, 1),
+            "device": precision.device}
+
+
+if __name__ == "__main__":
+    import argparse
+    parser = argparse.ArgumentParser(description="Measure reward-model training memory and speed in this process.")
+    parser.add_argument("--base", required=True)
+    parser.add_argument("--quantize", type=int, choices=(0, 1), required=True)
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--checkpointing", type=int, choices=(0, 1), default=0)
+    a = parser.parse_args()
+    print(json.dumps(train_and_measure(a.base, bool(a.quantize), a.steps, a.batch_size, checkpointing=bool(a.checkpointing))))
