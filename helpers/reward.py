@@ -120,7 +120,8 @@ def train_and_measure(base: str, quantize: bool, steps: int, batch_size: int, ma
              "rejected": [{"role": "assistant", "content": worse_answer(p)}]} for p in prompts]
     tokenizer = models.load_tokenizer(base, padding_side="right")
     model = models.load_model(base, "reward", precision, quantize_4bit=quantize)
-    args = RewardConfig(output_dir="/tmp/feedbackloop-rm-bench", max_steps=steps, per_device_train_batch_size=batch_size,
+    import tempfile
+    args = RewardConfig(output_dir=tempfile.mkdtemp(prefix="feedbackloop-rm-bench-"), max_steps=steps, per_device_train_batch_size=batch_size,
                         report_to="none", save_strategy="no", activation_checkpointing=checkpointing, max_length=max_length,
                         disable_tqdm=True, logging_steps=steps, **precision.trainer_flags)
     from peft import LoraConfig
