@@ -65,7 +65,7 @@ PROFILES: dict[str, Profile] = {
         responses_per_prompt=3, pairs_per_prompt=3, annotators_per_pair=3,
         n_gold_items=6, n_repeats=2, human_queue_size=10,
         max_prompt_tokens=384, max_new_tokens=24, gen_batch_size=12, temperature=0.9, top_p=0.95,
-        rm_steps=4, rm_batch_size=4, dpo_steps=2, dpo_batch_size=2, ppo_steps=2, ppo_batch_size=4,
+        rm_steps=2, rm_batch_size=2, dpo_steps=2, dpo_batch_size=2, ppo_steps=2, ppo_batch_size=4,
         lora_r=8, learning_rate=1e-4,
     ),
     "cpu": Profile(
@@ -74,7 +74,7 @@ PROFILES: dict[str, Profile] = {
         responses_per_prompt=4, pairs_per_prompt=3, annotators_per_pair=3,
         n_gold_items=60, n_repeats=16, human_queue_size=40,
         max_prompt_tokens=384, max_new_tokens=96, gen_batch_size=32, temperature=0.9, top_p=0.95,
-        rm_steps=150, rm_batch_size=8, dpo_steps=120, dpo_batch_size=4, ppo_steps=40, ppo_batch_size=16,
+        rm_steps=40, rm_batch_size=8, dpo_steps=120, dpo_batch_size=4, ppo_steps=40, ppo_batch_size=16,
         lora_r=16, learning_rate=5e-5,
     ),
     "gpu": Profile(

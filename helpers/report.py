@@ -53,9 +53,19 @@ def get(data: dict, dotted: str):
 
 
 def peak_memory_mb() -> float:
-    """Peak memory of this process so far: CPU resident set, or GPU allocation when CUDA is in use."""
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    rss_mb = rss_kb / 1024 if sys.platform != "darwin" else rss_kb / 2**20
+    """Peak memory of this process so far: CPU resident set, or GPU allocation when CUDA is in use.
+
+    On Linux this reads VmHWM from /proc: getrusage's ru_maxrss survives exec, so a child started from a large
+    process (a notebook kernel running a benchmark) would report its parent's peak."""
+    rss_mb = None
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                rss_mb = int(line.split()[1]) / 1024
+    if rss_mb is None:
+        rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        rss_mb = rss_kb / 1024 if sys.platform != "darwin" else rss_kb / 2**20
     try:
         import torch
         if torch.cuda.is_available() and torch.cuda.is_initialized():

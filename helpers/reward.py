@@ -107,7 +107,6 @@ def train_and_measure(base: str, quantize: bool, steps: int, batch_size: int, ma
                       checkpointing: bool = False) -> dict:
     """Train a reward model for a few steps on synthetic pairs of realistic length and report the process's peak
     memory and seconds a step. Run it in a fresh process (`python -m helpers.reward`) so peaks do not mix."""
-    import resource
     import time
 
     from datasets import Dataset
@@ -132,9 +131,8 @@ def train_and_measure(base: str, quantize: bool, steps: int, batch_size: int, ma
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    if precision.device.startswith("cuda"):
-        peak = torch.cuda.max_memory_allocated() / 2**20
+    from .report import peak_memory_mb
+    peak = peak_memory_mb()
     return {"quantized": quantize, "checkpointing": checkpointing, "steps": steps, "batch_size": batch_size, "seconds_per_step": round(seconds / steps, 2),
             "peak_memory_mb": round(peak, 1), "weights_memory_mb": round(model.get_memory_footprint() / 2**20, 1),
             "device": precision.device}
