@@ -65,7 +65,13 @@ def score(model, tokenizer, prompts: list[list[dict]], responses: list[str], bat
 
 
 def save(model, tokenizer, path: Path, base: str, quantized: bool, extra: dict | None = None) -> Path:
-    """Adapter + score head + tokenizer, and a note of the base model, so `load` can rebuild it."""
+    """Adapter + score head + tokenizer, and a note of the base model, so `load` can rebuild it.
+
+    Careful on a CPU: bitsandbytes 0.50 packs 4-bit weights into a CPU format on the first eval-mode forward, and
+    `state_dict()` (which saving calls) unpacks them lossily, so a 4-bit model that has already scored in eval mode
+    scores slightly differently after it is saved. Take any scores you want to compare before saving; a model
+    reloaded with `load` scores like the model did before the save.
+    """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(path)
