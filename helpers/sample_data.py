@@ -76,7 +76,7 @@ def stats_markdown(prefs: list[dict], responses: list[dict], model_name: str, pr
              f"the rest were cut at the token limit.",
              f"- {len(pairs)} comparisons, each labelled by {profile.annotators_per_pair} of the "
              f"{len(annotators.PERSONAS)} simulated recruiters: {len(prefs)} preference records.",
-             f"- Winner distribution: " + ", ".join(f"{w} {by_winner[w]} ({by_winner[w] / len(prefs):.0%})" for w in records.WINNERS) + ".",
+             "- Winner distribution: " + ", ".join(f"{w} {by_winner[w]} ({by_winner[w] / len(prefs):.0%})" for w in records.WINNERS) + ".",
              "", "| annotator | labels | a | b | tie |", "|---|---|---|---|---|"]
     for name in annotators.PERSONAS:
         mine = [r for r in prefs if r["annotator"] == name]

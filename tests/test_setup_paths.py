@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 
 from helpers import config, sample_data
 
