@@ -63,6 +63,24 @@ CREATE INDEX IF NOT EXISTS labels_by_annotator ON labels(annotator, item_id, rep
 """
 
 
+ITEM_SQL = ("INSERT OR IGNORE INTO items (item_id, task, kind, prompt_id, prompt, response_a, response_b, is_gold, "
+            "gold_answer, gold_type, tags, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)")
+LABEL_SQL = ("INSERT INTO labels (annotator, item_id, repeat, position, winner, left_side, rationale, scores, seconds, "
+             "source, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+
+
+def _item_row(i: dict) -> tuple:
+    return (i["item_id"], i["task"], i.get("kind"), i.get("prompt_id"), i["prompt"], i["response_a"], i["response_b"],
+            int(bool(i.get("is_gold"))), i.get("gold_answer"), i.get("gold_type"), json.dumps(i.get("tags") or {}),
+            i.get("created_at") or records.now())
+
+
+def _label_row(annotator, item_id, winner, left_side="a", repeat=0, position=None, rationale="", scores=None,
+               seconds=None, source="widget", created_at=None) -> tuple:
+    return (annotator, item_id, int(repeat), position, winner, left_side, rationale or "", json.dumps(scores or {}),
+            seconds, source, created_at or records.now())
+
+
 class Store:
     """A handle on the annotation database; open one per process (or per thread)."""
 
@@ -101,12 +119,7 @@ class Store:
         """Insert items that are not there yet (by item_id); return how many were new."""
         before = self.count("items")
         with self.transaction() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO items (item_id, task, kind, prompt_id, prompt, response_a, response_b, is_gold, "
-                "gold_answer, gold_type, tags, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(i["item_id"], i["task"], i.get("kind"), i.get("prompt_id"), i["prompt"], i["response_a"],
-                  i["response_b"], int(bool(i.get("is_gold"))), i.get("gold_answer"), i.get("gold_type"),
-                  json.dumps(i.get("tags") or {}), i.get("created_at") or records.now()) for i in items])
+            db.executemany(ITEM_SQL, [_item_row(i) for i in items])
         return self.count("items") - before
 
     def item(self, item_id: str) -> dict:
@@ -152,11 +165,8 @@ class Store:
         if not annotator.strip():
             raise ValueError("annotator name is empty")
         with self.transaction() as db:
-            cur = db.execute(
-                "INSERT INTO labels (annotator, item_id, repeat, position, winner, left_side, rationale, scores, "
-                "seconds, source, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (annotator, item_id, int(repeat), position, winner, left_side, rationale or "",
-                 json.dumps(scores or {}), seconds, source, records.now()))
+            cur = db.execute(LABEL_SQL, _label_row(annotator, item_id, winner, left_side, repeat, position, rationale,
+                                                   scores, seconds, source))
             return cur.lastrowid
 
     def undo_last(self, annotator: str) -> dict | None:
@@ -223,16 +233,8 @@ class Store:
         with self.transaction() as db:
             for r in recs:
                 item_id = r.get("tags", {}).get("pair_id") or r["id"].split("@")[0]
-                db.execute(
-                    "INSERT OR IGNORE INTO items (item_id, task, kind, prompt_id, prompt, response_a, response_b, is_gold, "
-                    "tags, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (item_id, r["task"], r.get("kind"), r.get("prompt_id"), r["prompt"], r["response_a"],
-                     r["response_b"], int(bool(r.get("is_gold"))), json.dumps(r.get("tags") or {}),
-                     r.get("created_at") or records.now()))
-                db.execute(
-                    "INSERT INTO labels (annotator, item_id, winner, left_side, rationale, scores, source, created_at) "
-                    "VALUES (?,?,?,?,?,?,?,?)",
-                    (r["annotator"], item_id, r["winner"], (r.get("tags") or {}).get("left_side", "a"),
-                     r.get("rationale") or "", json.dumps(r.get("scores") or {}), source,
-                     r.get("created_at") or records.now()))
+                db.execute(ITEM_SQL, _item_row({**r, "item_id": item_id}))
+                db.execute(LABEL_SQL, _label_row(r["annotator"], item_id, r["winner"],
+                                                 (r.get("tags") or {}).get("left_side", "a"), rationale=r.get("rationale"),
+                                                 scores=r.get("scores"), source=source, created_at=r.get("created_at")))
         return len(recs)
