@@ -129,10 +129,8 @@ def train_and_measure(base: str, quantize: bool, steps: int, batch_size: int, ma
     args = RewardConfig(output_dir=tempfile.mkdtemp(prefix="feedbackloop-rm-bench-"), max_steps=steps, per_device_train_batch_size=batch_size,
                         report_to="none", save_strategy="no", activation_checkpointing=checkpointing, max_length=max_length,
                         disable_tqdm=True, logging_steps=steps, **precision.trainer_flags)
-    from peft import LoraConfig
-    lora = LoraConfig(task_type="SEQ_CLS", r=16, lora_alpha=32, target_modules="all-linear", modules_to_save=["score"])
     trainer = RewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-                            peft_config=lora)
+                            peft_config=lora_config(config.choose_profile()))
     keep_trainable_fp32(trainer, precision)
     start = time.perf_counter()
     trainer.train()
