@@ -45,6 +45,8 @@ class Profile:
     # training (used from 02 on)
     rm_steps: int
     rm_batch_size: int
+    rm_learning_rate: float  # LoRA + a fresh score head on a few hundred pairs: 1e-4 barely moves in 2 epochs
+    rm_lora_layers: int      # LoRA on the top N transformer blocks only (0 = all): backward stops there, ~2x faster
     dpo_steps: int
     dpo_batch_size: int
     ppo_steps: int
@@ -65,7 +67,8 @@ PROFILES: dict[str, Profile] = {
         responses_per_prompt=3, pairs_per_prompt=3, annotators_per_pair=3,
         n_gold_items=6, n_repeats=2, human_queue_size=10,
         max_prompt_tokens=384, max_new_tokens=24, gen_batch_size=12, temperature=0.9, top_p=0.95,
-        rm_steps=2, rm_batch_size=2, dpo_steps=2, dpo_batch_size=2, ppo_steps=2, ppo_batch_size=4,
+        rm_steps=2, rm_batch_size=2, rm_learning_rate=1e-3, rm_lora_layers=4,
+        dpo_steps=2, dpo_batch_size=2, ppo_steps=2, ppo_batch_size=4,
         lora_r=8, learning_rate=1e-4,
     ),
     "cpu": Profile(
@@ -74,7 +77,8 @@ PROFILES: dict[str, Profile] = {
         responses_per_prompt=4, pairs_per_prompt=3, annotators_per_pair=3,
         n_gold_items=60, n_repeats=16, human_queue_size=40,
         max_prompt_tokens=384, max_new_tokens=96, gen_batch_size=32, temperature=0.9, top_p=0.95,
-        rm_steps=40, rm_batch_size=8, dpo_steps=120, dpo_batch_size=4, ppo_steps=40, ppo_batch_size=16,
+        rm_steps=40, rm_batch_size=8, rm_learning_rate=1e-3, rm_lora_layers=8,
+        dpo_steps=120, dpo_batch_size=4, ppo_steps=40, ppo_batch_size=16,
         lora_r=16, learning_rate=5e-5,
     ),
     "gpu": Profile(
@@ -83,7 +87,8 @@ PROFILES: dict[str, Profile] = {
         responses_per_prompt=4, pairs_per_prompt=4, annotators_per_pair=3,
         n_gold_items=60, n_repeats=30, human_queue_size=60,
         max_prompt_tokens=512, max_new_tokens=160, gen_batch_size=64, temperature=0.9, top_p=0.95,
-        rm_steps=600, rm_batch_size=16, dpo_steps=500, dpo_batch_size=8, ppo_steps=150, ppo_batch_size=32,
+        rm_steps=600, rm_batch_size=16, rm_learning_rate=2e-4, rm_lora_layers=0,
+        dpo_steps=500, dpo_batch_size=8, ppo_steps=150, ppo_batch_size=32,
         lora_r=16, learning_rate=5e-5,
     ),
 }

@@ -126,7 +126,25 @@ def readme_block(data: dict) -> str:
         lines.append(f"| {name} | {stage['seconds']:.0f} | {stage['peak_mem_mb']:.0f} |")
     if "pipeline" in data:
         lines.append(f"| **whole `make pipeline`** (kernel starts included) | {data['pipeline']['seconds']:.0f} | |")
+    lines += results_rows(data)
     return "\n".join(lines + ["", README_END])
+
+
+def results_rows(data: dict) -> list[str]:
+    """The headline results of the stages that have run; a stage that ran must have all its numbers."""
+    rows = []
+    if "annotation" in data:
+        lo, hi = get(data, "annotation.krippendorff_alpha_ci95")
+        rows.append(f"| annotation | Krippendorff's alpha {get(data, 'annotation.krippendorff_alpha'):.2f} [{lo:.2f}, {hi:.2f}]; "
+                    f"majority label vs gold {get(data, 'annotation.aggregate_vs_gold.all annotators'):.2f} |")
+    if "reward_model" in data:
+        lo, hi = get(data, "reward_model.heldout_accuracy_vs_gold_ci95")
+        rows.append(f"| reward model ({get(data, 'reward_model.quantization')}) | held-out accuracy vs gold "
+                    f"{get(data, 'reward_model.heldout_accuracy_vs_gold'):.2f} [{lo:.2f}, {hi:.2f}] "
+                    f"(n={get(data, 'reward_model.heldout_n')}), vs labels {get(data, 'reward_model.heldout_accuracy_vs_labels'):.2f}; "
+                    f"without flagged annotators {get(data, 'reward_model.clean.heldout_accuracy_vs_gold'):.2f}; "
+                    f"ECE {get(data, 'reward_model.ece'):.3f}; reward-length Spearman {get(data, 'reward_model.length_correlation'):.2f} |")
+    return ["", "| stage | result |", "|---|---|", *rows] if rows else []
 
 
 def write_readme(readme: Path, metrics: Path) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import torch
 
 from . import config, models
@@ -21,10 +23,49 @@ class RewardModelMissing(FileNotFoundError):
     """No complete saved reward model where one was expected; the message says what to run."""
 
 
-def lora_config(profile: config.Profile):
+def lora_config(profile: config.Profile, model=None):
+    """LoRA on every linear layer and the fresh score head trained in full (and saved with the adapter).
+
+    With `profile.rm_lora_layers` set and the model given, only the top blocks get adapters: gradients then stop
+    there, so the backward pass is short. (peft needs the module names listed for that, not "all-linear".)
+    """
     from peft import LoraConfig
+    top, targets, layers = profile.rm_lora_layers, "all-linear", None
+    n_layers = getattr(getattr(model, "config", None), "num_hidden_layers", None)
+    if top and n_layers and top < n_layers:
+        targets = sorted({name.rsplit(".", 1)[-1] for name, m in model.named_modules()
+                          if isinstance(m, torch.nn.Linear) and ".layers." in name})
+        layers = list(range(n_layers - top, n_layers))
     return LoraConfig(task_type="SEQ_CLS", r=profile.lora_r, lora_alpha=2 * profile.lora_r, lora_dropout=0.05,
-                      target_modules="all-linear", modules_to_save=["score"])
+                      target_modules=targets, layers_to_transform=layers, modules_to_save=["score"])
+
+
+def build_trainer(source: str, rows: list[dict], profile: config.Profile, precision: config.Precision,
+                  output_dir: Path, quantize: bool = True, steps: int | None = None, batch_size: int | None = None,
+                  learning_rate: float | None = None, max_length: int | None = None, seed: int | None = None,
+                  checkpointing: bool = False, log_every: int | None = None):
+    """TRL's RewardTrainer on a (4-bit) sequence-classification model with LoRA, set up for this profile.
+
+    `rows` are TRL preference rows ({"prompt", "chosen", "rejected"} in conversational form, as
+    `preference_rows` makes them); other columns are dropped. Arguments left as None come from the profile.
+    """
+    from datasets import Dataset
+    from trl import RewardConfig, RewardTrainer
+    steps = steps or profile.rm_steps
+    tokenizer = models.load_tokenizer(source, padding_side="right")
+    model = models.load_model(source, "reward", precision, quantize_4bit=quantize)
+    data = Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows])
+    args = RewardConfig(
+        output_dir=str(output_dir), max_steps=steps, per_device_train_batch_size=batch_size or profile.rm_batch_size,
+        learning_rate=learning_rate or profile.rm_learning_rate, lr_scheduler_type="linear", warmup_steps=0,
+        max_length=max_length or profile.max_prompt_tokens + profile.max_new_tokens,
+        logging_steps=log_every or max(1, steps // 20), seed=profile.seed if seed is None else seed,
+        activation_checkpointing=checkpointing,   # TRL defaults it on: it saves memory and costs ~25% time
+        save_strategy="no", report_to="none", **precision.trainer_flags)   # TRL defaults to bf16
+    trainer = RewardTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
+                            peft_config=lora_config(profile, model))
+    keep_trainable_fp32(trainer, precision)
+    return trainer
 
 
 def keep_trainable_fp32(trainer, precision: config.Precision) -> int:
@@ -62,6 +103,31 @@ def score(model, tokenizer, prompts: list[list[dict]], responses: list[str], bat
         out.append(model(**enc).logits.squeeze(-1).float().cpu())
     model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)
+
+
+def pair_scores(model, tokenizer, records: list[dict], system_prompt: str | None = None,
+                max_length: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of response_a and response_b of each preference record, under the same prompt."""
+    system = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    prompts = [system + [{"role": "user", "content": r["prompt"]}] for r in records]
+    a = score(model, tokenizer, prompts, [r["response_a"] for r in records], max_length=max_length)
+    b = score(model, tokenizer, prompts, [r["response_b"] for r in records], max_length=max_length)
+    return a.numpy(), b.numpy()
+
+
+def calibration(p: np.ndarray, outcome: np.ndarray, n_bins: int = 10) -> tuple[pd.DataFrame, float]:
+    """Reliability table (per bin of predicted probability: mean prediction, observed rate, count) and the
+    expected calibration error: the count-weighted mean |prediction - observed rate| over the bins."""
+    p, outcome = np.asarray(p, float), np.asarray(outcome, float)
+    if len(p) == 0:
+        raise ValueError("calibration needs at least one prediction")
+    if p.min() < 0 or p.max() > 1:
+        raise ValueError("predictions must be probabilities in [0, 1]")
+    b = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    table = (pd.DataFrame({"bin": b, "p": p, "y": outcome}).groupby("bin")
+             .agg(predicted=("p", "mean"), observed=("y", "mean"), n=("y", "size")).reset_index())
+    ece = float((table.n * (table.predicted - table.observed).abs()).sum() / len(p))
+    return table, ece
 
 
 def save(model, tokenizer, path: Path, base: str, quantized: bool, extra: dict | None = None) -> Path:
@@ -109,37 +175,34 @@ def preference_rows(records: list[dict], system_prompt: str | None = None) -> li
     return [{**row, "id": r["id"], "prompt_id": r["prompt_id"]} for r, row in zip(kept, to_trl(kept, system_prompt))]
 
 
-def train_and_measure(base: str, quantize: bool, steps: int, batch_size: int, max_length: int = 512,
-                      checkpointing: bool = False) -> dict:
-    """Train a reward model for a few steps on synthetic pairs of realistic length and report the process's peak
-    memory and seconds a step. Run it in a fresh process (`python -m helpers.reward`) so peaks do not mix."""
+def train_and_measure(base: str, quantize: bool, steps: int, batch_size: int, checkpointing: bool = False) -> dict:
+    """Train a reward model for a few steps on synthetic pairs of realistic length with this profile's settings, and
+    report the process's peak memory and seconds a step. Run it in a fresh process (`python -m helpers.reward`) so
+    that peaks do not mix."""
+    import tempfile
     import time
 
-    from datasets import Dataset
-    from trl import RewardConfig, RewardTrainer
-
     from .hiring import build_prompts, reference_answer, worse_answer
+    from .report import peak_memory_mb
     precision = config.choose_precision()
     prompts = [p for p in build_prompts()["train"] if p["kind"] == "assessment"][: steps * batch_size]
     rows = [{"prompt": p["messages"], "chosen": [{"role": "assistant", "content": reference_answer(p)}],
              "rejected": [{"role": "assistant", "content": worse_answer(p)}]} for p in prompts]
-    tokenizer = models.load_tokenizer(base, padding_side="right")
-    model = models.load_model(base, "reward", precision, quantize_4bit=quantize)
-    import tempfile
-    args = RewardConfig(output_dir=tempfile.mkdtemp(prefix="feedbackloop-rm-bench-"), max_steps=steps, per_device_train_batch_size=batch_size,
-                        report_to="none", save_strategy="no", activation_checkpointing=checkpointing, max_length=max_length,
-                        disable_tqdm=True, logging_steps=steps, **precision.trainer_flags)
-    trainer = RewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-                            peft_config=lora_config(config.choose_profile()))
-    keep_trainable_fp32(trainer, precision)
+    trainer = build_trainer(base, rows, config.choose_profile(), precision,
+                            tempfile.mkdtemp(prefix="feedbackloop-rm-bench-"), quantize=quantize, steps=steps,
+                            batch_size=batch_size, checkpointing=checkpointing, log_every=steps)
+    trainer.args.disable_tqdm = True
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
-    from .report import peak_memory_mb
-    peak = peak_memory_mb()
-    return {"quantized": quantize, "checkpointing": checkpointing, "steps": steps, "batch_size": batch_size, "seconds_per_step": round(seconds / steps, 2),
-            "peak_memory_mb": round(peak, 1), "weights_memory_mb": round(model.get_memory_footprint() / 2**20, 1),
-            "device": precision.device}
+    if precision.device == "cuda":
+        import torch
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = peak_memory_mb()
+    return {"quantized": quantize, "checkpointing": checkpointing, "steps": steps, "batch_size": batch_size,
+            "seconds_per_step": round(seconds / steps, 2), "peak_memory_mb": round(peak, 1),
+            "weights_memory_mb": round(trainer.model.get_memory_footprint() / 2**20, 1), "device": precision.device}
 
 
 if __name__ == "__main__":

@@ -23,3 +23,15 @@ def test_stage_records_seconds_and_peak_memory(tmp_path):
     entry = stage.finish()
     assert entry["seconds"] >= 0 and entry["peak_mem_mb"] >= 64
     assert report.read(path)["stages"]["00_setup"]["peak_mem_mb"] == entry["peak_mem_mb"]
+
+
+def test_results_rows_show_what_ran_and_fail_loudly_on_a_missing_number():
+    rm = {"quantization": "nf4", "heldout_accuracy_vs_gold": 0.71, "heldout_accuracy_vs_gold_ci95": [0.6, 0.8],
+          "heldout_n": 62, "heldout_accuracy_vs_labels": 0.7, "clean": {"heldout_accuracy_vs_gold": 0.69},
+          "ece": 0.05, "length_correlation": 0.1}
+    rows = report.results_rows({"reward_model": rm})
+    assert any("0.71 [0.60, 0.80] (n=62)" in r for r in rows)
+    assert report.results_rows({}) == []
+    del rm["ece"]
+    with pytest.raises(KeyError, match="reward_model.ece"):
+        report.results_rows({"reward_model": rm})

@@ -30,22 +30,35 @@ def test_bradley_terry_by_hand():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from datasets import Dataset
-    from trl import RewardConfig, RewardTrainer
     torch.manual_seed(0)
     precision = config.choose_precision("cpu")
     base = str(models.materialize_offline_model())
-    tokenizer = models.load_tokenizer(base, padding_side="right")
-    model = models.load_model(base, "reward", precision, quantize_4bit=True)
     out = tmp_path_factory.mktemp("rm")
-    args = RewardConfig(output_dir=str(out / "trainer"), max_steps=8, per_device_train_batch_size=4, learning_rate=1e-3,
-                        logging_steps=4, report_to="none", save_strategy="no", activation_checkpointing=False,
-                        max_length=256, seed=0, disable_tqdm=True, **precision.trainer_flags)
-    trainer = RewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(_toy_rows(32)),
-                            processing_class=tokenizer, peft_config=reward.lora_config(PROFILE))
-    reward.keep_trainable_fp32(trainer, precision)
+    trainer = reward.build_trainer(base, _toy_rows(32), PROFILE, precision, out / "trainer", quantize=True, steps=8,
+                                   batch_size=4, learning_rate=1e-3, max_length=256, seed=0)
+    trainer.args.disable_tqdm = True
     trainer.train()
-    return trainer, tokenizer, base, out
+    return trainer, trainer.processing_class, base, out
+
+
+def test_lora_reaches_only_the_top_blocks_and_the_head_is_trained_in_full(trained):
+    trainer = trained[0]
+    n_layers = trainer.model.config.num_hidden_layers
+    lora_layers = {int(n.split(".layers.")[1].split(".")[0]) for n, p in trainer.model.named_parameters()
+                   if p.requires_grad and "lora_" in n}
+    assert lora_layers == set(range(n_layers - PROFILE.rm_lora_layers, n_layers))
+    head = [n for n, p in trainer.model.named_parameters() if p.requires_grad and "score" in n]
+    assert head and all(p.dtype == torch.float32 for p in trainer.model.parameters() if p.requires_grad)
+
+
+def test_calibration_by_hand():
+    table, ece = reward.calibration([0.1, 0.15, 0.9, 0.95], [0, 1, 1, 1], n_bins=10)
+    # bins 1 (0.1, 0.15 -> mean 0.125, observed 0.5) and 9 (0.9, 0.95 -> 0.925 vs 1.0)
+    assert table.n.tolist() == [2, 2]
+    assert ece == pytest.approx((2 * 0.375 + 2 * 0.075) / 4)
+    assert reward.calibration([0.0, 1.0], [0, 1])[1] == 0.0
+    with pytest.raises(ValueError):
+        reward.calibration([1.5], [1])
 
 
 def test_trl_loss_is_bradley_terry_on_the_models_own_scores(trained):
