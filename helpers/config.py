@@ -43,7 +43,7 @@ class Profile:
     temperature: float
     top_p: float
     # training (used from 02 on)
-    rm_steps: int
+    rm_steps: int            # about two epochs of the profile's pairs: reward models overfit soon after one
     rm_batch_size: int
     rm_learning_rate: float  # LoRA + a fresh score head on a few hundred pairs: 1e-4 barely moves in 2 epochs
     rm_lora_layers: int      # LoRA on the top N transformer blocks only (0 = all): backward stops there, ~2x faster
@@ -87,7 +87,7 @@ PROFILES: dict[str, Profile] = {
         responses_per_prompt=4, pairs_per_prompt=4, annotators_per_pair=3,
         n_gold_items=60, n_repeats=30, human_queue_size=60,
         max_prompt_tokens=512, max_new_tokens=160, gen_batch_size=64, temperature=0.9, top_p=0.95,
-        rm_steps=600, rm_batch_size=16, rm_learning_rate=2e-4, rm_lora_layers=0,
+        rm_steps=150, rm_batch_size=16, rm_learning_rate=2e-4, rm_lora_layers=0,
         dpo_steps=500, dpo_batch_size=8, ppo_steps=150, ppo_batch_size=32,
         lora_r=16, learning_rate=5e-5,
     ),

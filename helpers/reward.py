@@ -36,7 +36,8 @@ def lora_config(profile: config.Profile, model=None):
         targets = sorted({name.rsplit(".", 1)[-1] for name, m in model.named_modules()
                           if isinstance(m, torch.nn.Linear) and ".layers." in name})
         layers = list(range(n_layers - top, n_layers))
-    return LoraConfig(task_type="SEQ_CLS", r=profile.lora_r, lora_alpha=2 * profile.lora_r, lora_dropout=0.05,
+    # no dropout: TRL's default disable_dropout=True would zero it anyway
+    return LoraConfig(task_type="SEQ_CLS", r=profile.lora_r, lora_alpha=2 * profile.lora_r, lora_dropout=0.0,
                       target_modules=targets, layers_to_transform=layers, modules_to_save=["score"])
 
 
@@ -50,8 +51,11 @@ def build_trainer(source: str, rows: list[dict], profile: config.Profile, precis
     `preference_rows` makes them); other columns are dropped. Arguments left as None come from the profile.
     """
     from datasets import Dataset
+    from transformers import set_seed
     from trl import RewardConfig, RewardTrainer
     steps = steps or profile.rm_steps
+    seed = profile.seed if seed is None else seed
+    set_seed(seed)          # before loading: the fresh score head's initial weights depend on it
     tokenizer = models.load_tokenizer(source, padding_side="right")
     model = models.load_model(source, "reward", precision, quantize_4bit=quantize)
     data = Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows])
@@ -59,8 +63,11 @@ def build_trainer(source: str, rows: list[dict], profile: config.Profile, precis
         output_dir=str(output_dir), max_steps=steps, per_device_train_batch_size=batch_size or profile.rm_batch_size,
         learning_rate=learning_rate or profile.rm_learning_rate, lr_scheduler_type="linear", warmup_steps=0,
         max_length=max_length or profile.max_prompt_tokens + profile.max_new_tokens,
-        logging_steps=log_every or max(1, steps // 20), seed=profile.seed if seed is None else seed,
-        activation_checkpointing=checkpointing,   # TRL defaults it on: it saves memory and costs ~25% time
+        logging_steps=log_every or max(1, steps // 20), seed=seed,
+        # TRL defaults checkpointing on: it saves activation memory, costs ~25% time here, and (TRL then enables
+        # input gradients) runs the backward pass through every block, undoing the top-blocks-only saving
+        activation_checkpointing=checkpointing,
+        use_cpu=precision.device == "cpu",   # else Trainer sends batches to a GPU it finds, away from the model
         save_strategy="no", report_to="none", **precision.trainer_flags)   # TRL defaults to bf16
     trainer = RewardTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
                             peft_config=lora_config(profile, model))
@@ -71,8 +78,9 @@ def build_trainer(source: str, rows: list[dict], profile: config.Profile, precis
 def keep_trainable_fp32(trainer, precision: config.Precision) -> int:
     """TRL (1.16, reward_trainer.py) casts every trainable parameter of a quantized model to bf16, following the
     QLoRA paper. With fp32 compute (the CPU) the score head then meets fp32 activations and fails with
-    "expected m1 and m2 to have the same dtype". Cast them back before the optimizer exists; returns how many."""
-    if precision.dtype_name != "float32":
+    "expected m1 and m2 to have the same dtype"; under fp16 mixed precision (a T4, which emulates bf16) the
+    weights would lose their fp32 master copy. Cast them back before the optimizer exists; returns how many."""
+    if precision.dtype_name == "bfloat16":
         return 0
     n = 0
     for p in trainer.model.parameters():
@@ -97,6 +105,11 @@ def score(model, tokenizer, prompts: list[list[dict]], responses: list[str], bat
     device = next(p for p in model.parameters()).device
     out = []
     texts = conversation_texts(tokenizer, prompts, responses)
+    too_long = sum(len(ids) > max_length for ids in tokenizer(texts, add_special_tokens=False)["input_ids"])
+    if too_long:
+        import warnings
+        warnings.warn(f"{too_long} of {len(texts)} texts exceed max_length={max_length} tokens and are cut on the "
+                      "right: their score is read mid-response (training drops such pairs instead)")
     for i in range(0, len(texts), batch_size):
         enc = tokenizer(texts[i:i + batch_size], padding=True, truncation=True, max_length=max_length,
                         return_tensors="pt", add_special_tokens=False).to(device)
@@ -146,8 +159,11 @@ def save(model, tokenizer, path: Path, base: str, quantized: bool, extra: dict |
     return path
 
 
-def load(path: Path, precision: config.Precision | None = None):
-    """(model, tokenizer) of a reward model saved by `save`; a clear error when it is missing or incomplete."""
+def load(path: Path, precision: config.Precision | None = None, trainable: bool = False,
+         quantize: bool | None = None):
+    """(model, tokenizer) of a reward model saved by `save`; a clear error when it is missing or incomplete.
+    `trainable=True` keeps the adapter and head trainable (PPO's critic starts from the reward model);
+    `quantize` overrides how the base is loaded (by default as it was trained)."""
     from peft import PeftModel
     from safetensors import safe_open
     path = Path(path)
@@ -161,8 +177,9 @@ def load(path: Path, precision: config.Precision | None = None):
                                      "so it would score at random. Retrain with helpers.reward.lora_config.")
     meta = json.loads((path / META).read_text())
     precision = precision or config.choose_precision()
-    base = models.load_model(meta["base"], "reward", precision, quantize_4bit=meta["quantized"])
-    model = PeftModel.from_pretrained(base, path)
+    base = models.load_model(meta["base"], "reward", precision,
+                             quantize_4bit=meta["quantized"] if quantize is None else quantize)
+    model = PeftModel.from_pretrained(base, path, is_trainable=trainable)
     model.eval()
     tokenizer = models.load_tokenizer(str(path), padding_side="right")
     return model, tokenizer

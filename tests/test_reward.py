@@ -106,3 +106,11 @@ def test_missing_or_headless_reward_model_fails_clearly(tmp_path, trained):
     (headless / reward.META).write_text('{"base": "%s", "quantized": true}' % base)
     with pytest.raises(reward.RewardModelMissing, match="no score head"):
         reward.load(headless)
+
+
+def test_scoring_sees_the_same_tokens_trl_trained_on(trained):
+    """A reward read from different tokens than training used would make every held-out number wrong."""
+    trainer, tokenizer, _, _ = trained
+    row = _toy_rows(32)[0]
+    text = reward.conversation_texts(tokenizer, [row["prompt"]], [row["chosen"][0]["content"]])[0]
+    assert tokenizer(text, add_special_tokens=False)["input_ids"] == trainer.train_dataset[0]["chosen_ids"]
