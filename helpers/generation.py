@@ -48,7 +48,7 @@ def sample(model, tokenizer, prompts: list[dict], k: int = 1, max_new_tokens: in
     model.eval()
     device = next(model.parameters()).device
     results: dict[int, Sample] = {}
-    eos_ids = _eos_ids(model, tokenizer)
+    stop_ids = eos_ids(model, tokenizer)
     with tqdm(total=len(jobs), desc=desc, unit="resp") as bar:
         for b, start in enumerate(range(0, len(order), batch_size)):
             idx = order[start:start + batch_size]
@@ -58,11 +58,11 @@ def sample(model, tokenizer, prompts: list[dict], k: int = 1, max_new_tokens: in
             out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=not greedy,
                                  temperature=temperature if not greedy else None,
                                  top_p=top_p if not greedy else None, top_k=None if not greedy else None,
-                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=eos_ids)
+                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=stop_ids)
             new = out[:, enc["input_ids"].shape[1]:]
             for row, i in enumerate(idx):
                 tokens = new[row].tolist()
-                ended = next((n for n, t in enumerate(tokens) if t in eos_ids), None)
+                ended = next((n for n, t in enumerate(tokens) if t in stop_ids), None)
                 kept = tokens if ended is None else tokens[:ended]
                 results[i] = Sample(jobs[i][0]["id"], jobs[i][1],
                                     tokenizer.decode(kept, skip_special_tokens=True).strip(),
@@ -72,7 +72,8 @@ def sample(model, tokenizer, prompts: list[dict], k: int = 1, max_new_tokens: in
     return [results[i] for i in range(len(jobs))]
 
 
-def _eos_ids(model, tokenizer) -> list[int]:
+def eos_ids(model, tokenizer) -> list[int]:
+    """Every id that ends a response: the model's generation config's, and the tokenizer's."""
     ids = model.generation_config.eos_token_id
     ids = list(ids) if isinstance(ids, (list, tuple)) else [ids] if ids is not None else []
     if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:

@@ -14,15 +14,25 @@ The names follow "The N Implementation Details of RLHF with PPO" (Huang et al., 
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
 
 import torch
 
+from .generation import eos_ids
+
+
+def masked(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """x on real tokens, 0 elsewhere; `where`, not a product, so an inf or NaN on padding cannot leak in."""
+    return torch.where(mask.bool(), x, torch.zeros_like(x))
+
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
-    mask = mask.to(x.dtype)
+    n = mask.to(x.dtype)
     if dim is None:
-        return (x * mask).sum() / mask.sum().clamp(min=1)
-    return (x * mask).sum(dim) / mask.sum(dim).clamp(min=1)
+        return masked(x, mask).sum() / n.sum().clamp(min=1)
+    return masked(x, mask).sum(dim) / n.sum(dim).clamp(min=1)
 
 
 def masked_var(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -39,13 +49,14 @@ def masked_whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True) 
     out = (x - mean) * torch.rsqrt(var + 1e-8)
     if not shift_mean:
         out = out + mean
-    return out * mask
+    return masked(out, mask)
 
 
-def response_mask(tokens: torch.Tensor, eos_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+def response_mask(tokens: torch.Tensor, eos_ids: int | list[int]) -> tuple[torch.Tensor, torch.Tensor]:
     """Mask of real response tokens (up to and including the first EOS) and whether each response ended with EOS.
     Generation pads finished sequences, often with the EOS id itself, so everything after the first EOS is out."""
-    is_eos = tokens == eos_id
+    eos_ids = [eos_ids] if isinstance(eos_ids, int) else list(eos_ids)
+    is_eos = torch.isin(tokens, torch.tensor(eos_ids, device=tokens.device))
     ended = is_eos.any(dim=1)
     after_first_eos = (is_eos.cumsum(dim=1) - is_eos.long()) > 0
     return (~after_first_eos).long(), ended
@@ -70,22 +81,22 @@ def token_rewards(score: torch.Tensor, logprobs: torch.Tensor, ref_logprobs: tor
                   estimator: str = "k1") -> tuple[torch.Tensor, torch.Tensor]:
     """Per-token rewards: the KL penalty on every real token, plus the sequence score on its last real token.
     A response that never produced EOS has `no_eos_penalty` taken off its score. Returns (rewards, kl)."""
-    kl = kl_per_token(logprobs, ref_logprobs, estimator) * mask
+    kl = masked(kl_per_token(logprobs, ref_logprobs, estimator), mask)
     rewards = -kl_coef * kl
     score = score.to(rewards.dtype)
     if ended is not None and no_eos_penalty:
         score = torch.where(ended, score, score - no_eos_penalty)
     last = (mask.sum(dim=1) - 1).clamp(min=0)
     rewards[torch.arange(len(score)), last] += score
-    return rewards * mask, kl
+    return masked(rewards, mask), kl
 
 
 def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0,
         lam: float = 0.95) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalized advantage estimation over each response; the value after the last real token is 0.
     Returns (advantages, returns = advantages + values), both 0 on padding."""
+    values = masked(values, mask)
     mask = mask.to(values.dtype)
-    values = values * mask
     advantages = torch.zeros_like(values)
     next_value = torch.zeros(values.shape[0], dtype=values.dtype, device=values.device)
     next_adv = torch.zeros_like(next_value)
@@ -96,14 +107,14 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: 
         advantages[:, t] = adv * mask[:, t]
         next_value = torch.where(mask[:, t] > 0, values[:, t], next_value)
         next_adv = torch.where(mask[:, t] > 0, adv, next_adv)
-    return advantages, (advantages + values) * mask
+    return advantages, masked(advantages + values, mask)
 
 
 def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
                 clip: float = 0.2) -> tuple[torch.Tensor, dict]:
     """The clipped surrogate: -mean(min(ratio * A, clip(ratio, 1 - clip, 1 + clip) * A)) over real tokens.
     Also the share of tokens where clipping bit, and the approximate KL between the new and the old policy."""
-    log_ratio = (logprobs - old_logprobs) * mask
+    log_ratio = masked(logprobs - old_logprobs, mask)
     ratio = torch.exp(log_ratio)
     unclipped = -advantages * ratio
     clipped = -advantages * torch.clamp(ratio, 1.0 - clip, 1.0 + clip)
@@ -152,3 +163,272 @@ class AdaptiveKLController:
             error = max(-0.2, min(0.2, observed_kl / self.target - 1))
             self.value *= 1 + error * n_steps / self.horizon
         return self.value
+
+
+# ------------------------------------------------------------------ the loop: rollouts, update, checkpoints
+
+
+
+@dataclass
+class PPOConfig:
+    steps: int = 40                  # PPO steps: one rollout batch and `ppo_epochs` passes over it each
+    batch_size: int = 16             # prompts (and responses) per rollout
+    minibatch_size: int = 4          # responses per gradient step
+    ppo_epochs: int = 2              # passes over each rollout batch
+    learning_rate: float = 1e-4      # policy LoRA
+    critic_learning_rate: float = 1e-4
+    kl_coef: float = 0.05            # beta in r_t = -beta * KL_t (+ score on the last token)
+    kl_target: float | None = None   # set it to adapt beta so that the KL per response tracks it (Ziegler et al.)
+    kl_horizon: int | None = None    # responses over which beta may change by ~e^0.2; None: half the run's responses
+                                     # (Ziegler's 10000 suits runs of 100k+ responses, not ours)
+    kl_estimator: str = "k1"
+    gamma: float = 1.0
+    lam: float = 0.95
+    clip: float = 0.2
+    clip_value: float = 0.2
+    max_grad_norm: float = 1.0
+    max_new_tokens: int = 64
+    temperature: float = 1.0         # logprobs are taken at the same temperature; no top-p/top-k, which would
+                                     # make the sampled distribution differ from the one the loss sees
+    no_eos_penalty: float = 1.0      # taken off the score of a response that never ends
+    checkpoint_every: int = 10
+    seed: int = 0
+
+
+@dataclass
+class Rollout:
+    query: torch.Tensor          # (B, Lq) left-padded prompt ids
+    query_mask: torch.Tensor
+    response: torch.Tensor       # (B, Lr) sampled ids, padded after the end
+    mask: torch.Tensor           # (B, Lr) 1 on real response tokens (through the first EOS)
+    ended: torch.Tensor          # (B,) produced EOS
+    texts: list[str]             # the responses as text, without the EOS
+    prompts: list[list[dict]]    # the chat messages they answer
+    stats: dict = field(default_factory=dict)
+
+
+@torch.no_grad()
+def rollout(policy, tokenizer, prompts: list[list[dict]], cfg: PPOConfig, generator_seed: int,
+            keep_sampling_logprobs: bool = False) -> Rollout:
+    """Sample one response per prompt from the current policy (KV cache on), and mark where each one ends.
+
+    Sampling must follow exactly the distribution the loss scores (softmax of logits / temperature), so the model's
+    own generation_config (which may carry a repetition penalty, min_p, ...) is set aside for a bare one.
+    `keep_sampling_logprobs` also stores the log-probabilities generate sampled from (a check; costs memory)."""
+    from transformers import GenerationConfig
+    if tokenizer.padding_side != "left":
+        raise ValueError("rollouts need a left-padding tokenizer (models.load_tokenizer(..., padding_side='left'))")
+    device = next(policy.parameters()).device
+    enc = tokenizer.apply_chat_template(prompts, add_generation_prompt=True, padding=True, return_tensors="pt",
+                                        return_dict=True).to(device)
+    eos = eos_ids(policy, tokenizer)
+    bare = GenerationConfig(do_sample=True, temperature=cfg.temperature, top_k=0, top_p=1.0,
+                            max_new_tokens=cfg.max_new_tokens, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id,
+                            bos_token_id=policy.generation_config.bos_token_id, use_cache=True,
+                            output_scores=keep_sampling_logprobs, return_dict_in_generate=True)
+    inner = policy.get_base_model() if hasattr(policy, "get_base_model") else policy
+    saved, was_training = inner.generation_config, policy.training
+    inner.generation_config = bare
+    policy.eval()
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(generator_seed)
+            out = policy.generate(**enc, generation_config=bare)
+    finally:
+        inner.generation_config = saved
+        policy.train(was_training)
+    response = out.sequences[:, enc["input_ids"].shape[1]:]
+    mask, ended = response_mask(response, eos)
+    stats = {}
+    if keep_sampling_logprobs:
+        scores = torch.stack(out.scores, dim=1).float()          # (B, Lr, V), after temperature and any processor
+        stats["sampling_logprobs"] = torch.log_softmax(scores, -1).gather(-1, response.unsqueeze(-1)).squeeze(-1)
+    is_eos = torch.isin(response, torch.tensor(eos, device=response.device))
+    texts = [tokenizer.decode(r[m.bool() & ~e], skip_special_tokens=True).strip()
+             for r, m, e in zip(response, mask, is_eos)]
+    return Rollout(enc["input_ids"], enc["attention_mask"], response, mask, ended, texts, prompts, stats)
+
+
+def _inputs(r: Rollout, idx=slice(None)):
+    ids = torch.cat([r.query[idx], r.response[idx]], dim=1)
+    attn = torch.cat([r.query_mask[idx], r.mask[idx]], dim=1)
+    position_ids = (attn.cumsum(dim=1) - 1).clamp(min=0)     # left padding: positions start at each prompt's start
+    return ids, attn, position_ids
+
+
+def response_logprobs(model, r: Rollout, temperature: float, idx=slice(None),
+                      with_entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """log pi(token) of each response token given everything before it, at the sampling temperature."""
+    ids, attn, pos = _inputs(r, idx)
+    n = r.response.shape[1]
+    # only the logits that predict response tokens: the full-vocabulary tensor is the big one
+    logits = model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=False,
+                   logits_to_keep=n + 1).logits[:, :-1].float() / temperature
+    logp = torch.log_softmax(logits, dim=-1).gather(-1, r.response[idx].unsqueeze(-1)).squeeze(-1)
+    return logp, (entropy_from_logits(logits) if with_entropy else None)
+
+
+def critic_values(critic, r: Rollout, idx=slice(None)) -> torch.Tensor:
+    """V(state before each response token): the critic's head applied to every position, not only the last.
+    The critic is a sequence-classification model (a reward model's copy): its backbone, then its `score` head."""
+    ids, attn, pos = _inputs(r, idx)
+    seq_cls = critic.get_base_model() if hasattr(critic, "get_base_model") else critic
+    hidden = seq_cls.model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=False).last_hidden_state
+    q = r.query.shape[1]
+    return seq_cls.score(hidden[:, q - 1:-1].to(seq_cls.score.weight.dtype)).squeeze(-1).float()
+
+
+class PPO:
+    """PPO with a LoRA policy (the reference is the same model with adapters disabled), a critic, and a scorer
+    `score_fn(prompts, texts) -> tensor` (the reward model, or any function of the text in tests)."""
+
+    def __init__(self, policy, critic, tokenizer, score_fn: Callable[[list[list[dict]], list[str]], torch.Tensor],
+                 cfg: PPOConfig, out_dir: Path | None = None):
+        self.policy, self.critic, self.tokenizer, self.score_fn, self.cfg = policy, critic, tokenizer, score_fn, cfg
+        self.out_dir = Path(out_dir) if out_dir else None
+        self.opt_policy = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=cfg.learning_rate)
+        self.opt_critic = torch.optim.AdamW([p for p in critic.parameters() if p.requires_grad],
+                                            lr=cfg.critic_learning_rate)
+        self.kl = AdaptiveKLController(cfg.kl_coef, cfg.kl_target,
+                                       cfg.kl_horizon or max(1, cfg.steps * cfg.batch_size // 2))
+        self.step = 0
+        self.history: list[dict] = []
+
+    # one PPO step ---------------------------------------------------------------------------------------------
+    def train_step(self, prompts: list[list[dict]]) -> dict:
+        cfg = self.cfg
+        r = rollout(self.policy, self.tokenizer, prompts, cfg, generator_seed=cfg.seed * 1_000_003 + self.step)
+        with torch.no_grad():
+            self.policy.eval()
+            self.critic.eval()
+            old_logp, entropy, ref_logp, values = [], [], [], []
+            for start in range(0, len(prompts), cfg.minibatch_size):   # in minibatches: bounded memory
+                mb = torch.arange(start, min(start + cfg.minibatch_size, len(prompts)))
+                lp, ent = response_logprobs(self.policy, r, cfg.temperature, idx=mb, with_entropy=True)
+                with self.policy.disable_adapter():
+                    ref, _ = response_logprobs(self.policy, r, cfg.temperature, idx=mb)
+                old_logp.append(lp); entropy.append(ent); ref_logp.append(ref)
+                values.append(critic_values(self.critic, r, idx=mb))
+            old_logp, entropy, ref_logp, values = (torch.cat(t) for t in (old_logp, entropy, ref_logp, values))
+            scores = self.score_fn(prompts, r.texts).to(values.device).float()
+            rewards, kl = token_rewards(scores, old_logp, ref_logp, r.mask, self.kl.value, r.ended,
+                                        cfg.no_eos_penalty, cfg.kl_estimator)
+            advantages, returns = gae(rewards, values, r.mask, cfg.gamma, cfg.lam)
+            advantages = masked_whiten(advantages, r.mask)
+        self.policy.train()
+        self.critic.train()
+        acc = {"policy_loss": [], "value_loss": [], "clipfrac": [], "approx_kl": [], "value_clipfrac": []}
+        n = len(prompts)
+        g = torch.Generator().manual_seed(cfg.seed + self.step)
+        for _ in range(cfg.ppo_epochs):
+            order = torch.randperm(n, generator=g)
+            for start in range(0, n, cfg.minibatch_size):
+                mb = order[start:start + cfg.minibatch_size]
+                m = r.mask[mb]
+                new_logp, _ = response_logprobs(self.policy, r, cfg.temperature, idx=mb)
+                p_loss, p_stats = policy_loss(new_logp, old_logp[mb], advantages[mb], m, cfg.clip)
+                self.opt_policy.zero_grad(set_to_none=True)
+                p_loss.backward()
+                torch.nn.utils.clip_grad_norm_([p for p in self.policy.parameters() if p.requires_grad], cfg.max_grad_norm)
+                self.opt_policy.step()
+                v = critic_values(self.critic, r, idx=mb)
+                v_loss, v_stats = value_loss(v, values[mb], returns[mb], m, cfg.clip_value)
+                self.opt_critic.zero_grad(set_to_none=True)
+                v_loss.backward()
+                torch.nn.utils.clip_grad_norm_([p for p in self.critic.parameters() if p.requires_grad], cfg.max_grad_norm)
+                self.opt_critic.step()
+                for k, val in {"policy_loss": p_loss.item(), "value_loss": v_loss.item(), **p_stats, **v_stats}.items():
+                    acc[k].append(val)
+        kl_per_response = (kl * r.mask).sum(dim=1)
+        stats = {
+            "step": self.step + 1,
+            "reward": scores.mean().item(),                       # the scorer alone, before the KL penalty
+            "reward_with_penalty": (rewards.sum(dim=1)).mean().item(),
+            "kl": kl_per_response.mean().item(),                  # summed over each response, averaged
+            "kl_coef": self.kl.value,
+            "entropy": masked_mean(entropy, r.mask).item(),
+            "response_tokens": r.mask.sum(dim=1).float().mean().item(),
+            "ended": r.ended.float().mean().item(),
+            "explained_variance": explained_variance(values, returns, r.mask),
+            **{k: sum(v) / len(v) for k, v in acc.items()},
+        }
+        self.kl.update(stats["kl"], n)
+        self.step += 1
+        self.history.append(stats)
+        if self.out_dir and cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+            self.save_checkpoint()
+        return stats
+
+    # checkpoints ----------------------------------------------------------------------------------------------
+    def save_checkpoint(self) -> Path:
+        """Adapters, optimizers, KL coefficient, history and RNG state; written to a temporary folder, then renamed,
+        so an interruption never leaves a half-written checkpoint that looks complete."""
+        import shutil
+        final = self.out_dir / f"checkpoint-{self.step:05d}"
+        tmp = self.out_dir / f".tmp-checkpoint-{self.step:05d}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        self.policy.save_pretrained(tmp / "policy")
+        self.critic.save_pretrained(tmp / "critic")
+        torch.save({"step": self.step, "kl_coef": self.kl.value, "kl_horizon": self.kl.horizon, "history": self.history,
+                    "opt_policy": self.opt_policy.state_dict(), "opt_critic": self.opt_critic.state_dict(),
+                    "config": asdict(self.cfg)}, tmp / "state.pt")
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+        return final
+
+    def resume(self, checkpoint: Path) -> None:
+        """Continue from a checkpoint: load adapters into the existing models, and the optimizers and counters."""
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+        state = torch.load(Path(checkpoint) / "state.pt", weights_only=True)
+        changed = {k: (v, getattr(self.cfg, k)) for k, v in state["config"].items()
+                   if k not in ("steps", "checkpoint_every") and getattr(self.cfg, k, v) != v}
+        if changed:
+            raise ValueError(f"{checkpoint} was made with other settings {changed}: resuming would not continue "
+                             "that run; start a new output folder or restore the settings")
+        for model, sub in ((self.policy, "policy"), (self.critic, "critic")):
+            result = set_peft_model_state_dict(model, load_file(str(Path(checkpoint) / sub / "adapter_model.safetensors")))
+            if result.unexpected_keys:
+                raise ValueError(f"{checkpoint}/{sub} does not fit this model: {result.unexpected_keys[:3]}...")
+        self.opt_policy.load_state_dict(state["opt_policy"])
+        self.opt_critic.load_state_dict(state["opt_critic"])
+        self.step, self.kl.value, self.history = state["step"], state["kl_coef"], state["history"]
+        self.kl.horizon = state["kl_horizon"]
+
+
+def latest_checkpoint(out_dir: Path) -> Path | None:
+    found = sorted(Path(out_dir).glob("checkpoint-*")) if Path(out_dir).exists() else []
+    return found[-1] if found else None
+
+
+def policy_model(source: str, precision, r: int = 16):
+    """The base model with fresh LoRA adapters (no dropout, so a rollout's log-probs are reproducible in the
+    update). The reference policy is the same object under `policy.disable_adapter()`: no second copy."""
+    from peft import LoraConfig, get_peft_model
+
+    from . import models
+    model = models.load_model(source, "policy", precision)
+    return get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", r=r, lora_alpha=2 * r, lora_dropout=0.0,
+                                            target_modules="all-linear"))
+
+
+def critic_model(precision, reward_dir: Path | None = None, source: str | None = None, r: int = 16):
+    """The value function. From a saved reward model (its adapter and head, trainable: it already knows what a
+    good answer is, as in InstructGPT), or fresh on `source`. Full precision on a CPU: bitsandbytes's CPU fast
+    path repacks 4-bit weights during no-grad forwards, which we do not mix with training."""
+    from peft import LoraConfig, get_peft_model
+
+    from . import models, reward
+    quantize = precision.device == "cuda"
+    if reward_dir is not None:
+        model, _ = reward.load(reward_dir, precision, trainable=True, quantize=quantize)
+    else:
+        base = models.load_model(source, "reward", precision, quantize_4bit=quantize)
+        model = get_peft_model(base, LoraConfig(task_type="SEQ_CLS", r=r, lora_alpha=2 * r, lora_dropout=0.0,
+                                                target_modules="all-linear", modules_to_save=["score"]))
+    # peft upcasts LoRA weights, not the trained copy of the head: in fp16 plain AdamW would turn it into NaN
+    for p in model.parameters():
+        if p.requires_grad:
+            p.data = p.data.float()
+    return model

@@ -98,3 +98,16 @@ def test_explained_variance_and_adaptive_kl():
     assert ctl.update(3.0, n_steps=10) < 0.1 * 1.02
     fixed = ppo.AdaptiveKLController(0.05)
     assert fixed.update(100.0, 10) == 0.05
+
+
+def test_losses_ignore_whatever_sits_on_padding():
+    mask = torch.tensor([[1, 1, 0]])
+    logp = torch.tensor([[-1.0, -2.0, float("inf")]])
+    old = torch.tensor([[-1.1, -1.9, float("-inf")]])
+    adv = torch.tensor([[0.5, -0.5, float("nan")]])
+    loss, _ = ppo.policy_loss(logp, old, adv, mask)
+    clean, _ = ppo.policy_loss(logp[:, :2], old[:, :2], adv[:, :2], torch.ones(1, 2))
+    assert torch.isfinite(loss) and loss.item() == pytest.approx(clean.item())
+    rewards, kl = ppo.token_rewards(torch.tensor([1.0]), logp, old, mask, kl_coef=0.1, estimator="k3")
+    assert torch.isfinite(rewards).all() and torch.isfinite(kl).all()
+    assert torch.isfinite(ppo.masked_whiten(adv, mask)).all()

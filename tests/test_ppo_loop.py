@@ -1,0 +1,89 @@
+"""PPO end to end on the offline model, with a scorer that is a known function of the text."""
+
+import pytest
+import torch
+
+from helpers import config, models, ppo
+
+PRECISION = config.choose_precision("cpu")
+PROMPTS = [[{"role": "user", "content": q}] for q in
+           ("Describe a good interview.", "What is a resume?", "Name a skill.", "Say hello to the team.",
+            "What does a recruiter do?", "Give one tip for a job search.", "What is SQL?", "Describe a manager.")]
+
+
+def short_is_good(prompts, texts):
+    """A scorer we understand: fewer words is better."""
+    return torch.tensor([-len(t.split()) / 10 for t in texts])
+
+
+def make(tmp_path, **overrides):
+    torch.manual_seed(0)
+    base = str(models.materialize_offline_model())
+    tok = models.load_tokenizer(base, padding_side="left")
+    cfg = ppo.PPOConfig(**{"batch_size": 8, "minibatch_size": 4, "ppo_epochs": 2, "learning_rate": 2e-3,
+                           "critic_learning_rate": 1e-3, "kl_coef": 0.0, "max_new_tokens": 16,
+                           "checkpoint_every": 1, "seed": 3, **overrides})
+    return ppo.PPO(ppo.policy_model(base, PRECISION, r=8), ppo.critic_model(PRECISION, source=base, r=8), tok,
+                   short_is_good, cfg, tmp_path)
+
+
+def mean_reward(trainer, rounds=4):
+    """The scorer's mean over a fixed set of sampled responses (same seeds before and after training)."""
+    texts = [t for i in range(rounds)
+             for t in ppo.rollout(trainer.policy, trainer.tokenizer, PROMPTS, trainer.cfg, generator_seed=1000 + i).texts]
+    return short_is_good(None, texts).mean().item()
+
+
+def test_ppo_raises_a_known_reward_and_leaves_the_reference_alone(tmp_path):
+    trainer = make(tmp_path)
+    frozen = {n: p.detach().clone() for n, p in trainer.policy.named_parameters() if "lora_" not in n}
+    probe = ppo.rollout(trainer.policy, trainer.tokenizer, PROMPTS, trainer.cfg, generator_seed=123)
+    with torch.no_grad(), trainer.policy.disable_adapter():
+        ref_before, _ = ppo.response_logprobs(trainer.policy, probe, 1.0)
+    before = mean_reward(trainer)
+    history = [trainer.train_step(PROMPTS) for _ in range(8)]
+    after = mean_reward(trainer)
+    # 32 responses of ~12 words each side: a standard error of ~0.05 a mean; fewer words must show clearly
+    assert after > before + 0.15, (before, after, [round(h["reward"], 2) for h in history])
+    for n, p in trainer.policy.named_parameters():
+        if n in frozen:
+            assert torch.equal(p, frozen[n]), f"{n} changed: the reference must stay the base model"
+    with torch.no_grad(), trainer.policy.disable_adapter():
+        ref_after, _ = ppo.response_logprobs(trainer.policy, probe, 1.0)
+    assert torch.equal(ref_before, ref_after)
+    for key in ("kl", "entropy", "clipfrac", "approx_kl", "value_loss", "explained_variance", "response_tokens"):
+        assert key in history[-1]
+
+
+def test_logprobs_are_those_the_samples_were_drawn_from(tmp_path):
+    """A generation_config with a repetition penalty (some models ship one) must not change what is sampled."""
+    trainer = make(tmp_path)
+    trainer.policy.get_base_model().generation_config.repetition_penalty = 1.3
+    r = ppo.rollout(trainer.policy, trainer.tokenizer, PROMPTS[:4], trainer.cfg, generator_seed=1,
+                    keep_sampling_logprobs=True)
+    with torch.no_grad():
+        scored, _ = ppo.response_logprobs(trainer.policy, r, trainer.cfg.temperature)
+    gap = (scored - r.stats["sampling_logprobs"]).abs()[r.mask.bool()]
+    assert gap.max().item() < 1e-3
+    assert trainer.policy.get_base_model().generation_config.repetition_penalty == 1.3   # restored
+
+
+def test_resume_continues_from_the_same_step(tmp_path):
+    adaptive = {"kl_coef": 0.2, "kl_target": 1.0, "kl_horizon": 8}     # the KL path and its controller too
+    straight = make(tmp_path / "a", **adaptive)
+    stats = [straight.train_step(PROMPTS[:4]) for _ in range(3)]
+    interrupted = make(tmp_path / "b", **adaptive)
+    for _ in range(2):
+        interrupted.train_step(PROMPTS[:4])
+    ckpt = ppo.latest_checkpoint(tmp_path / "b")
+    assert ckpt.name == "checkpoint-00002"
+    resumed = make(tmp_path / "c", **adaptive)
+    resumed.resume(ckpt)
+    assert resumed.step == 2 and len(resumed.history) == 2
+    assert resumed.kl.value == pytest.approx(interrupted.kl.value) and resumed.kl.value != 0.2
+    third = resumed.train_step(PROMPTS[:4])
+    assert third["step"] == 3
+    for key in ("reward", "kl", "kl_coef", "policy_loss", "value_loss"):
+        assert third[key] == pytest.approx(stats[2][key], rel=1e-3, abs=1e-5), key
+    with pytest.raises(ValueError, match="other settings"):
+        make(tmp_path / "d", **{**adaptive, "clip": 0.3}).resume(ckpt)
