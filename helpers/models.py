@@ -16,6 +16,7 @@ One code path loads the policy (a causal LM) and the reward backbone (sequence c
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import urllib.error
@@ -236,3 +237,32 @@ def describe(model) -> dict:
         "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
         "memory_mb": round(model.get_memory_footprint() / 2**20, 1),
     }
+
+
+POLICY_META = "feedbackloop_policy.json"
+
+
+def save_policy(model, tokenizer, path, base: str, extra: dict | None = None):
+    """A fine-tuned policy's LoRA adapter, its tokenizer and a note of the base model (PPO, RLOO and DPO alike),
+    where `05_eval_fairness` finds it with `load_policy`."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    (path / POLICY_META).write_text(json.dumps({"base": base, **(extra or {})}, indent=2))
+    return path
+
+
+def load_policy(path, precision: config.Precision | None = None):
+    """(model, tokenizer) of a policy saved by `save_policy`: the base model with the adapter on, in eval mode;
+    `model.disable_adapter()` gives the base model back. A clear error when the folder is missing or incomplete."""
+    from peft import PeftModel
+    path = Path(path)
+    missing = [n for n in (POLICY_META, "adapter_config.json", "adapter_model.safetensors") if not (path / n).exists()]
+    if missing:
+        raise FileNotFoundError(f"No complete policy in {path} (missing {', '.join(missing)}): run the notebook that "
+                                "trains it (03_ppo for PPO and RLOO, 04_dpo for DPO).")
+    meta = json.loads((path / POLICY_META).read_text())
+    model = PeftModel.from_pretrained(load_model(meta["base"], "policy", precision), path)
+    model.eval()
+    return model, load_tokenizer(str(path), padding_side="left")

@@ -14,6 +14,8 @@ The names follow "The N Implementation Details of RLHF with PPO" (Huang et al., 
 from __future__ import annotations
 
 import math
+import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -297,6 +299,7 @@ class PPO:
     # one PPO step ---------------------------------------------------------------------------------------------
     def train_step(self, prompts: list[list[dict]]) -> dict:
         cfg = self.cfg
+        started = time.perf_counter()
         r = rollout(self.policy, self.tokenizer, prompts, cfg, generator_seed=cfg.seed * 1_000_003 + self.step)
         with torch.no_grad():
             self.policy.eval()
@@ -351,6 +354,7 @@ class PPO:
             "ended": r.ended.float().mean().item(),
             "explained_variance": explained_variance(values, returns, r.mask),
             **{k: sum(v) / len(v) for k, v in acc.items()},
+            "seconds": time.perf_counter() - started,
         }
         self.kl.update(stats["kl"], n)
         self.step += 1
@@ -395,6 +399,44 @@ class PPO:
         self.opt_critic.load_state_dict(state["opt_critic"])
         self.step, self.kl.value, self.history = state["step"], state["kl_coef"], state["history"]
         self.kl.horizon = state["kl_horizon"]
+
+
+def prompt_batch(prompts: list, step: int, batch_size: int, seed: int = 0) -> list:
+    """The prompts of PPO step `step` (0-based): passes over the prompts, each in its own seeded shuffle. A function
+    of the step alone, so a resumed run trains on exactly the prompts the interrupted one would have."""
+    import random
+    n = len(prompts)
+    if n == 0:
+        raise ValueError("no prompts to train on")
+    out = []
+    for i in range(step * batch_size, (step + 1) * batch_size):
+        epoch, pos = divmod(i, n)
+        order = list(range(n))
+        random.Random(seed * 7919 + epoch).shuffle(order)
+        out.append(prompts[order[pos]])
+    return out
+
+
+@torch.no_grad()
+def sample_and_score(policy, tokenizer, prompts: list[list[dict]], cfg: PPOConfig, score_fn, seed: int = 0,
+                     batch_size: int = 8, reference: bool = False, desc: str = "sampling") -> list[dict]:
+    """One response per prompt from the policy (or, with `reference=True`, from the base model: adapters off),
+    sampled as in training, with its score, its KL to the base model (sum over its tokens of log pi - log pi_ref,
+    the k1 estimate on the policy's own samples) and its length. Same seed, same prompts: a fair before/after."""
+    from tqdm.auto import tqdm
+    rows = []
+    for b, start in enumerate(tqdm(range(0, len(prompts), batch_size), desc=desc, unit="batch")):
+        chunk = prompts[start:start + batch_size]
+        with policy.disable_adapter() if reference else nullcontext():
+            r = rollout(policy, tokenizer, chunk, cfg, generator_seed=seed * 100_003 + b)
+            logp, _ = response_logprobs(policy, r, cfg.temperature)
+        with policy.disable_adapter():
+            ref, _ = response_logprobs(policy, r, cfg.temperature)
+        kl = masked(logp - ref, r.mask).sum(dim=1)
+        scores = score_fn(chunk, r.texts)
+        rows += [{"response": t, "score": float(s), "kl": float(k), "tokens": int(n), "ended": bool(e)}
+                 for t, s, k, n, e in zip(r.texts, scores, kl, r.mask.sum(dim=1), r.ended)]
+    return rows
 
 
 def latest_checkpoint(out_dir: Path) -> Path | None:

@@ -144,6 +144,14 @@ def results_rows(data: dict) -> list[str]:
                     f"(n={get(data, 'reward_model.heldout_n')}), vs labels {get(data, 'reward_model.heldout_accuracy_vs_labels'):.2f}; "
                     f"without flagged annotators {get(data, 'reward_model.clean.heldout_accuracy_vs_gold'):.2f}; "
                     f"ECE {get(data, 'reward_model.ece'):.3f}; reward-length Spearman {get(data, 'reward_model.length_correlation'):.2f} |")
+    for key, name in (("ppo", "PPO (helpers/ppo.py)"), ("rloo", "RLOO (TRL)")):
+        if key in data:
+            lo, hi = get(data, f"{key}.gold_win_rate_ci95")
+            rows.append(f"| {name} | held-out reward-model score {get(data, f'{key}.rm_score_mean'):+.2f} "
+                        f"(base {get(data, 'ppo.base_rm_score_mean'):+.2f}), KL to base {get(data, f'{key}.kl_to_base'):.1f} "
+                        f"nats per response; gold win rate vs base {get(data, f'{key}.gold_win_rate_vs_base'):.2f} "
+                        f"[{lo:.2f}, {hi:.2f}] (n={get(data, f'{key}.heldout_prompts')}); "
+                        f"{get(data, f'{key}.train_seconds'):.0f} s of training |")
     return ["", "| stage | result |", "|---|---|", *rows] if rows else []
 
 

@@ -87,3 +87,38 @@ def test_resume_continues_from_the_same_step(tmp_path):
         assert third[key] == pytest.approx(stats[2][key], rel=1e-3, abs=1e-5), key
     with pytest.raises(ValueError, match="other settings"):
         make(tmp_path / "d", **{**adaptive, "clip": 0.3}).resume(ckpt)
+
+
+def test_prompt_batches_depend_on_the_step_alone_and_cover_every_prompt():
+    prompts = list(range(10))
+    first_pass = [x for step in range(5) for x in ppo.prompt_batch(prompts, step, 2, seed=7)]
+    assert sorted(first_pass) == prompts                      # one pass: each prompt once
+    assert ppo.prompt_batch(prompts, 3, 2, seed=7) == ppo.prompt_batch(prompts, 3, 2, seed=7)
+    assert ppo.prompt_batch(prompts, 5, 2, seed=7) != ppo.prompt_batch(prompts, 0, 2, seed=7)   # next pass reshuffled
+    with pytest.raises(ValueError):
+        ppo.prompt_batch([], 0, 2)
+
+
+def test_evaluation_of_the_base_model_has_zero_kl_and_a_saved_policy_reloads(tmp_path):
+    trainer = make(tmp_path)
+    trainer.train_step(PROMPTS)                               # the adapters move away from zero
+    base_rows = ppo.sample_and_score(trainer.policy, trainer.tokenizer, PROMPTS[:4], trainer.cfg, short_is_good,
+                                     seed=5, batch_size=2, reference=True)
+    assert all(r["kl"] == 0.0 for r in base_rows)
+    rows = ppo.sample_and_score(trainer.policy, trainer.tokenizer, PROMPTS[:4], trainer.cfg, short_is_good,
+                                seed=5, batch_size=2)
+    assert any(r["kl"] != 0.0 for r in rows)
+    assert [r["score"] for r in rows] == pytest.approx(short_is_good(None, [r["response"] for r in rows]).tolist())
+
+    base = str(models.materialize_offline_model())
+    models.save_policy(trainer.policy, trainer.tokenizer, tmp_path / "policy", base, {"method": "test"})
+    reloaded, tok = models.load_policy(tmp_path / "policy", PRECISION)
+    enc = tok.apply_chat_template(PROMPTS[:2], add_generation_prompt=True, padding=True, return_tensors="pt",
+                                  return_dict=True)
+    trainer.policy.eval()
+    with torch.no_grad():
+        a = trainer.policy.generate(**enc, do_sample=False, max_new_tokens=12, pad_token_id=tok.pad_token_id)
+        b = reloaded.generate(**enc, do_sample=False, max_new_tokens=12, pad_token_id=tok.pad_token_id)
+    assert torch.equal(a, b)
+    with pytest.raises(FileNotFoundError, match="03_ppo"):
+        models.load_policy(tmp_path / "nothing-here")

@@ -35,3 +35,14 @@ def test_results_rows_show_what_ran_and_fail_loudly_on_a_missing_number():
     del rm["ece"]
     with pytest.raises(KeyError, match="reward_model.ece"):
         report.results_rows({"reward_model": rm})
+
+
+def test_results_rows_show_ppo_and_rloo_against_the_base_model():
+    run = {"rm_score_mean": 0.4, "base_rm_score_mean": -0.1, "kl_to_base": 3.2, "gold_win_rate_vs_base": 0.6,
+           "gold_win_rate_ci95": [0.46, 0.73], "heldout_prompts": 48, "train_seconds": 700}
+    rows = report.results_rows({"ppo": run, "rloo": {k: v for k, v in run.items() if k != "base_rm_score_mean"}})
+    ppo_row = next(r for r in rows if r.startswith("| PPO"))
+    assert "+0.40 (base -0.10)" in ppo_row and "0.60 [0.46, 0.73] (n=48)" in ppo_row
+    assert any(r.startswith("| RLOO") for r in rows)
+    with pytest.raises(KeyError, match="rloo.kl_to_base"):
+        report.results_rows({"ppo": run, "rloo": {"rm_score_mean": 0.1}})
