@@ -91,7 +91,7 @@ PROFILES: dict[str, Profile] = {
         n_gold_items=60, n_repeats=30, human_queue_size=60,
         max_prompt_tokens=512, max_new_tokens=160, gen_batch_size=64, temperature=0.9, top_p=0.95,
         rm_steps=150, rm_batch_size=16, rm_learning_rate=2e-4, rm_lora_layers=0,
-        dpo_steps=500, dpo_batch_size=8, ppo_steps=150, ppo_batch_size=32, ppo_max_new_tokens=128,
+        dpo_steps=500, dpo_batch_size=8, ppo_steps=150, ppo_batch_size=32, ppo_max_new_tokens=160,
         ppo_learning_rate=1e-4,
         lora_r=16, learning_rate=5e-5,
     ),
