@@ -257,3 +257,25 @@ def aggregate(exported: list[dict], exclude: tuple[str, ...] = ()) -> tuple[list
                              "pair_id": pair_id, "votes": dict(votes), "resolution": how,
                              "annotators": sorted(r["annotator"] for r in recs)}})
     return out, dict(counts)
+
+
+def load_aggregated(paths) -> tuple[list[dict], list[dict], str]:
+    """(majority labels with every annotator, majority labels without the flagged ones, where they came from) for a
+    profile's `config.Paths`: the files `01_annotate` wrote, or else the shipped sample aggregated here with the
+    flags of the published report."""
+    from . import records, report
+    from .config import ROOT
+    own = paths.generated / "preferences_aggregated.jsonl"
+    if own.exists():
+        return (records.read_jsonl(own), records.read_jsonl(paths.generated / "preferences_aggregated_clean.jsonl"),
+                "01_annotate")
+    sample = records.read_jsonl(paths.data / "sample_preferences.jsonl")
+    published = ROOT / "reports" / "metrics.json"
+    flagged = list(report.read(published).get("annotation", {}).get("flagged_annotators", {})) if published.exists() else []
+    return aggregate(sample)[0], aggregate(sample, exclude=tuple(flagged))[0], "the shipped sample"
+
+
+def heldout_prompt_ids(aggregated: list[dict], every: int = 4) -> set[str]:
+    """Every `every`-th prompt id in sorted order: the comparisons on these prompts are never trained on
+    (`02_reward_model` and `04_dpo` hold out the same ones, so their held-out accuracies compare)."""
+    return set(sorted({r["prompt_id"] for r in aggregated})[::every])

@@ -49,12 +49,13 @@ class Profile:
     rm_lora_layers: int      # LoRA on the top N transformer blocks only (0 = all): backward stops there, ~2x faster
     dpo_steps: int
     dpo_batch_size: int
+    dpo_lora_layers: int     # LoRA on the top N blocks in DPO (0 = all), as rm_lora_layers
+    dpo_learning_rate: float  # LoRA adapters under DPO (TRL's default 1e-6 is for full fine-tuning)
     ppo_steps: int           # PPO steps (one rollout batch each); RLOO gets the same number of responses
     ppo_batch_size: int      # prompts per rollout
     ppo_max_new_tokens: int  # response length during PPO/RLOO (rollouts dominate a step's time)
     ppo_learning_rate: float  # policy LoRA under PPO and RLOO
     lora_r: int
-    learning_rate: float
     seed: int = 42
 
     def replace(self, **changes) -> "Profile":
@@ -70,8 +71,8 @@ PROFILES: dict[str, Profile] = {
         n_gold_items=6, n_repeats=2, human_queue_size=10,
         max_prompt_tokens=384, max_new_tokens=24, gen_batch_size=12, temperature=0.9, top_p=0.95,
         rm_steps=2, rm_batch_size=2, rm_learning_rate=1e-3, rm_lora_layers=4,
-        dpo_steps=2, dpo_batch_size=2, ppo_steps=2, ppo_batch_size=4, ppo_max_new_tokens=16, ppo_learning_rate=1e-3,
-        lora_r=8, learning_rate=1e-4,
+        dpo_steps=2, dpo_batch_size=2, dpo_lora_layers=4, dpo_learning_rate=1e-3, ppo_steps=2, ppo_batch_size=4, ppo_max_new_tokens=16, ppo_learning_rate=1e-3,
+        lora_r=8,
     ),
     "cpu": Profile(
         name="cpu", model_id=DEFAULT_MODEL,
@@ -80,9 +81,9 @@ PROFILES: dict[str, Profile] = {
         n_gold_items=60, n_repeats=16, human_queue_size=40,
         max_prompt_tokens=384, max_new_tokens=96, gen_batch_size=32, temperature=0.9, top_p=0.95,
         rm_steps=40, rm_batch_size=8, rm_learning_rate=1e-3, rm_lora_layers=8,
-        dpo_steps=120, dpo_batch_size=4, ppo_steps=16, ppo_batch_size=8, ppo_max_new_tokens=64,
+        dpo_steps=46, dpo_batch_size=4, dpo_lora_layers=8, dpo_learning_rate=1e-3, ppo_steps=16, ppo_batch_size=8, ppo_max_new_tokens=64,
         ppo_learning_rate=5e-4,
-        lora_r=16, learning_rate=5e-5,
+        lora_r=16,
     ),
     "gpu": Profile(
         name="gpu", model_id="HuggingFaceTB/SmolLM2-360M-Instruct",
@@ -91,9 +92,9 @@ PROFILES: dict[str, Profile] = {
         n_gold_items=60, n_repeats=30, human_queue_size=60,
         max_prompt_tokens=512, max_new_tokens=160, gen_batch_size=64, temperature=0.9, top_p=0.95,
         rm_steps=150, rm_batch_size=16, rm_learning_rate=2e-4, rm_lora_layers=0,
-        dpo_steps=500, dpo_batch_size=8, ppo_steps=150, ppo_batch_size=32, ppo_max_new_tokens=160,
+        dpo_steps=300, dpo_batch_size=8, dpo_lora_layers=0, dpo_learning_rate=2e-4, ppo_steps=150, ppo_batch_size=32, ppo_max_new_tokens=160,
         ppo_learning_rate=1e-4,
-        lora_r=16, learning_rate=5e-5,
+        lora_r=16,
     ),
 }
 

@@ -239,6 +239,19 @@ def describe(model) -> dict:
     }
 
 
+def lora_targets(model, top: int | None) -> tuple:
+    """(target_modules, layers_to_transform) for LoRA on the top `top` transformer blocks only (all when `top` is
+    0 or None, or the model is not given): gradients then stop there, so the backward pass is short. peft needs the
+    module names listed for that, not "all-linear"."""
+    import torch
+    n_layers = getattr(getattr(model, "config", None), "num_hidden_layers", None)
+    if not (top and n_layers and top < n_layers):
+        return "all-linear", None
+    targets = sorted({name.rsplit(".", 1)[-1] for name, m in model.named_modules()
+                      if isinstance(m, torch.nn.Linear) and ".layers." in name})
+    return targets, list(range(n_layers - top, n_layers))
+
+
 POLICY_META = "feedbackloop_policy.json"
 
 

@@ -152,6 +152,13 @@ def results_rows(data: dict) -> list[str]:
                         f"nats per response; gold win rate vs base {get(data, f'{key}.gold_win_rate_vs_base'):.2f} "
                         f"[{lo:.2f}, {hi:.2f}] (n={get(data, f'{key}.heldout_prompts')}); "
                         f"{get(data, f'{key}.train_seconds'):.0f} s of training |")
+    if "dpo" in data:
+        lo, hi = get(data, "dpo.gold_win_rate_ci95")
+        rows.append(f"| DPO (TRL, beta {get(data, 'dpo.beta')}, {get(data, 'dpo.loss_type')}) | gold win rate vs base "
+                    f"{get(data, 'dpo.gold_win_rate_vs_base'):.2f} [{lo:.2f}, {hi:.2f}] (n={get(data, 'dpo.heldout_prompts')}), "
+                    f"KL to base {get(data, 'dpo.kl_to_base'):.1f} nats per response; held-out implicit-reward accuracy "
+                    f"vs gold {get(data, 'dpo.implicit_accuracy_vs_gold'):.2f} (reward model: "
+                    f"{get(data, 'dpo.reward_model_accuracy_vs_gold'):.2f}); {get(data, 'dpo.train_seconds'):.0f} s of training |")
     return ["", "| stage | result |", "|---|---|", *rows] if rows else []
 
 

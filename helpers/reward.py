@@ -30,12 +30,7 @@ def lora_config(profile: config.Profile, model=None):
     there, so the backward pass is short. (peft needs the module names listed for that, not "all-linear".)
     """
     from peft import LoraConfig
-    top, targets, layers = profile.rm_lora_layers, "all-linear", None
-    n_layers = getattr(getattr(model, "config", None), "num_hidden_layers", None)
-    if top and n_layers and top < n_layers:
-        targets = sorted({name.rsplit(".", 1)[-1] for name, m in model.named_modules()
-                          if isinstance(m, torch.nn.Linear) and ".layers." in name})
-        layers = list(range(n_layers - top, n_layers))
+    targets, layers = models.lora_targets(model, profile.rm_lora_layers)
     # no dropout: TRL's default disable_dropout=True would zero it anyway
     return LoraConfig(task_type="SEQ_CLS", r=profile.lora_r, lora_alpha=2 * profile.lora_r, lora_dropout=0.0,
                       target_modules=targets, layers_to_transform=layers, modules_to_save=["score"])

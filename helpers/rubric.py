@@ -236,3 +236,18 @@ def prefer(prompt: dict, a: str, b: str, margin: float = 0.02) -> str:
     """The gold preference between two responses: 'a', 'b' or 'tie' (scores within `margin`)."""
     sa, sb = score(prompt, a).total, score(prompt, b).total
     return "tie" if abs(sa - sb) <= margin else "a" if sa > sb else "b"
+
+
+def win_rate(prompts: list[dict], responses: list[str], baseline: list[str], margin: float = 0.02) -> dict:
+    """How often the gold rubric prefers each response to the baseline's answer to the same prompt: ties count
+    half, with Wilson's 95% interval on that share (n = number of prompts)."""
+    from statsmodels.stats.proportion import proportion_confint
+    if not (len(prompts) == len(responses) == len(baseline)) or not prompts:
+        raise ValueError(f"need one response and one baseline per prompt: {len(prompts)} prompts, "
+                         f"{len(responses)} responses, {len(baseline)} baseline responses")
+    verdicts = [prefer(p, a, b, margin) for p, a, b in zip(prompts, responses, baseline)]
+    wins, ties, n = verdicts.count("a"), verdicts.count("tie"), len(verdicts)
+    lo, hi = proportion_confint(wins + 0.5 * ties, n, method="wilson")
+    return {"win_rate": round((wins + 0.5 * ties) / n, 4), "ci95": [round(lo, 4), round(hi, 4)],
+            "wins_ties_losses": [wins, ties, n - wins - ties], "n": n}
+

@@ -99,3 +99,9 @@ def test_p_chart_limits():
     assert report.loc["tired", "drift_batches"] == 1 and report.loc["fresh", "drift_batches"] == 0
     flagged, _ = agreement.flags(report)
     assert any("drift" in why for why in flagged["tired"]) and "fresh" not in flagged
+
+
+def test_heldout_prompts_are_every_fourth_sorted_id_as_02_holds_them_out():
+    recs = [{"prompt_id": f"p{i:02d}"} for i in (5, 1, 3, 2, 4, 0, 1, 6, 7)]
+    assert agreement.heldout_prompt_ids(recs) == {"p00", "p04"}
+    assert agreement.heldout_prompt_ids(recs, every=3) == {"p00", "p03", "p06"}

@@ -46,3 +46,13 @@ def test_results_rows_show_ppo_and_rloo_against_the_base_model():
     assert any(r.startswith("| RLOO") for r in rows)
     with pytest.raises(KeyError, match=r"no .rloo\."):
         report.results_rows({"ppo": run, "rloo": {"rm_score_mean": 0.1}})
+
+
+def test_results_rows_show_dpo_next_to_the_reward_model():
+    dpo = {"beta": 0.1, "loss_type": "sigmoid", "gold_win_rate_vs_base": 0.7, "gold_win_rate_ci95": [0.56, 0.81],
+           "heldout_prompts": 48, "kl_to_base": 5.0, "implicit_accuracy_vs_gold": 0.61, "reward_model_accuracy_vs_gold": 0.58, "train_seconds": 500}
+    rows = report.results_rows({"dpo": dpo})
+    row = next(r for r in rows if r.startswith("| DPO"))
+    assert "0.70 [0.56, 0.81] (n=48)" in row and "vs gold 0.61 (reward model: 0.58)" in row
+    with pytest.raises(KeyError, match=r"no .dpo\.implicit_accuracy_vs_gold"):
+        report.results_rows({"dpo": {k: v for k, v in dpo.items() if k != "implicit_accuracy_vs_gold"}})

@@ -1,5 +1,6 @@
 """The gold rubric rewards what a careful recruiter values and cannot be gamed by keywords."""
 
+import pytest
 from conftest import first, flip_decision, good_assessment
 
 from helpers import rubric
@@ -112,3 +113,15 @@ def test_skills_that_are_ordinary_words_are_not_claims():
     assert rubric.mentioned_skills("We can go ahead; our R&D team will go to the office.") == {}
     assert set(rubric.mentioned_skills("Writes Go and R daily; knows golang.")) == {"Go", "R"}
     assert rubric.mentioned_skills("No Spark experience yet.") == {"Spark": True}  # named as a gap
+
+
+def test_win_rate_counts_ties_half_with_a_wilson_interval(pool):
+    p = first(pool, "assessment", decision="advance")
+    good, bad = good_assessment(p), flip_decision(good_assessment(p), "advance")
+    out = rubric.win_rate([p] * 4, [good, good, good, bad], [bad, good, bad, good])
+    assert out["wins_ties_losses"] == [2, 1, 1] and out["win_rate"] == 0.625 and out["n"] == 4
+    # Wilson's interval for 2.5 of 4: centre (2.5 + 1.92) / 7.84, half-width 1.96 * sqrt(2.5 * 1.5 / 4 + 0.96) / 7.84
+    centre, half = (2.5 + 1.96**2 / 2) / (4 + 1.96**2), 1.96 * (2.5 * 1.5 / 4 + 1.96**2 / 4) ** 0.5 / (4 + 1.96**2)
+    assert out["ci95"] == pytest.approx([centre - half, centre + half], abs=1e-3)
+    with pytest.raises(ValueError, match="one response and one baseline"):
+        rubric.win_rate([p], [good], [])

@@ -1,0 +1,103 @@
+"""DPO: the loss by hand against TRL's, the preference-to-row conversion, and what training may and may not change."""
+
+import pytest
+import torch
+
+from helpers import config, dpo, generation, models, reward
+
+PRECISION = config.choose_precision("cpu")
+SMOKE = config.choose_profile("smoke")
+QUESTIONS = ("Describe a good interview.", "What is a resume?", "Name a skill.", "Say hello to the team.")
+
+
+def rows():
+    return [{"prompt": [{"role": "user", "content": q}],
+             "chosen": [{"role": "assistant", "content": f"A clear, short answer about {q.lower()}"}],
+             "rejected": [{"role": "assistant", "content": "no idea, whatever, ask someone else please"}]}
+            for q in QUESTIONS]
+
+
+def make(tmp_path, rows_override=None, **kw):
+    base = str(models.materialize_offline_model())
+    args = {"steps": 2, "batch_size": 2, "learning_rate": 5e-3, "precompute_ref": False, "seed": 0, **kw}
+    return dpo.build_trainer(base, rows() if rows_override is None else rows_override, SMOKE, PRECISION, tmp_path, **args)
+
+
+def test_preference_records_become_rows_with_the_winner_chosen_and_ties_dropped():
+    recs = [{"id": "1", "prompt_id": "p1", "prompt": "Q1", "response_a": "A1", "response_b": "B1", "winner": "a"},
+            {"id": "2", "prompt_id": "p1", "prompt": "Q1", "response_a": "A2", "response_b": "B2", "winner": "tie"},
+            {"id": "3", "prompt_id": "p2", "prompt": "Q2", "response_a": "A3", "response_b": "B3", "winner": "b"}]
+    out = reward.preference_rows(recs, system_prompt="S")
+    assert [r["id"] for r in out] == ["1", "3"]
+    assert out[0]["chosen"][0]["content"] == "A1" and out[0]["rejected"][0]["content"] == "B1"
+    assert out[1]["chosen"][0]["content"] == "B3" and out[1]["rejected"][0]["content"] == "A3"
+    assert out[1]["prompt"] == [{"role": "system", "content": "S"}, {"role": "user", "content": "Q2"}]
+
+
+def test_hand_loss_formulas():
+    c, r = torch.tensor([2.0, -1.0]), torch.tensor([0.0, 1.0])
+    # -log sigmoid(0.5 * 2) and -log sigmoid(0.5 * -2)
+    expected = (torch.log1p(torch.exp(torch.tensor(-1.0))) + torch.log1p(torch.exp(torch.tensor(1.0)))) / 2
+    assert dpo.loss(c, r, 0.5).item() == pytest.approx(expected.item(), abs=1e-6)
+    # IPO per token: (2/4 - 0/2 - 1/(2*0.5))^2 = 0.25 and (-1/1 - 1/1 - 1)^2 = 9
+    ipo = dpo.loss(c, r, 0.5, "ipo", torch.tensor([4.0, 1.0]), torch.tensor([2.0, 1.0]))
+    assert ipo.item() == pytest.approx((0.25 + 9) / 2, abs=1e-6)
+    with pytest.raises(ValueError, match="chosen_tokens"):
+        dpo.loss(c, r, 0.5, "ipo")
+
+
+@pytest.mark.parametrize("loss_type", ["sigmoid", "ipo"])
+def test_hand_computed_loss_matches_trl(tmp_path, loss_type):
+    """Our tokenization, log-probabilities and formula give TRL's loss on the same batch, with a policy that
+    differs from its reference (LoRA B matrices set away from zero)."""
+    beta = 0.3
+    trainer = make(tmp_path, beta=beta, loss_type=loss_type)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for n, p in trainer.model.named_parameters():
+            if "lora_B" in n:
+                p.normal_(0, 0.02)
+    batch = next(iter(trainer.get_train_dataloader()))
+    trainer.model.eval()
+    with torch.no_grad():
+        trl_loss = trainer.compute_loss(trainer.model, batch).item()
+    # the dataloader shuffles: find which rows the batch holds from its token ids
+    data = rows()
+    tok = trainer.processing_class
+    wanted = [tok.decode(ids[m.bool()]) for ids, m in zip(batch["input_ids"], batch["completion_mask"])][:2]
+    chosen_texts = [tok.decode(dpo.tokenize_pair(tok, r)["chosen_ids"]) for r in data]
+    picked = [data[chosen_texts.index(w)] for w in wanted]
+    ir = dpo.implicit_rewards(trainer.model, tok, picked, beta)
+    hand = dpo.loss(ir["chosen_logratio"], ir["rejected_logratio"], beta, loss_type,
+                    ir["chosen_tokens"].float(), ir["rejected_tokens"].float()).item()
+    assert abs(ir["chosen_logratio"]).max() > 0.01          # the check is not the trivial log 2
+    assert hand == pytest.approx(trl_loss, rel=1e-4, abs=1e-5)
+
+
+def test_training_moves_the_adapters_not_the_reference_and_the_saved_policy_reloads(tmp_path):
+    trainer = make(tmp_path, precompute_ref=True, steps=3)
+    model, tok = trainer.model, trainer.processing_class
+    lora_before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    assert lora_before and all("lora_" in n for n in lora_before)
+    ref_before = dpo.pair_logps(model, tok, rows(), reference=True)
+    trainer.train()
+    moved = [n for n, p in model.named_parameters() if n in lora_before and not torch.equal(p, lora_before[n])]
+    assert len(moved) == len(lora_before), "every adapter matrix should have moved"
+    for n, p in model.named_parameters():
+        if n in frozen:
+            assert torch.equal(p, frozen[n]), f"{n} changed: the reference must stay the base model"
+    ref_after = dpo.pair_logps(model, tok, rows(), reference=True)
+    assert torch.equal(ref_before["chosen"], ref_after["chosen"])
+    after = dpo.implicit_rewards(model, tok, rows(), beta=0.1)
+    assert (after["chosen"] - after["rejected"]).mean() > 0      # it learned the pairs it trained on
+
+    base = str(models.materialize_offline_model())
+    left = models.load_tokenizer(base, padding_side="left")
+    prompts = [{"id": str(i), "messages": r["prompt"]} for i, r in enumerate(rows())]
+    before = generation.sample(model, left, prompts, max_new_tokens=12, greedy=True, batch_size=4)
+    models.save_policy(model, left, tmp_path / "dpo_policy", base, {"method": "dpo"})
+    loaded, loaded_tok = models.load_policy(tmp_path / "dpo_policy", PRECISION)
+    again = generation.sample(loaded, loaded_tok, prompts, max_new_tokens=12, greedy=True, batch_size=4)
+    assert [s.text for s in before] == [s.text for s in again]
+
