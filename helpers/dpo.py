@@ -151,7 +151,7 @@ def build_trainer(source: str, rows, profile: config.Profile, precision: config.
 
 
 def train_and_measure(base: str, precompute_ref: bool, checkpointing: bool, steps: int, batch_size: int,
-                      max_length: int) -> dict:
+                      max_length: int, quantize: bool = False) -> dict:
     """Train DPO for a few steps on pairs of this task's length with one memory/speed setting and report the
     process's peak memory, the seconds of a training step, and the set-up seconds (loading and tokenizing, and with
     `precompute_ref` the reference pass over the pairs, which TRL runs when the trainer is built). Run it in a fresh
@@ -169,14 +169,14 @@ def train_and_measure(base: str, precompute_ref: bool, checkpointing: bool, step
     trainer = build_trainer(base, rows, config.choose_profile(), precision,
                             Path(tempfile.mkdtemp(prefix="feedbackloop-dpo-bench-")), steps=steps,
                             batch_size=batch_size, max_length=max_length, precompute_ref=precompute_ref,
-                            checkpointing=checkpointing, log_every=steps)
+                            checkpointing=checkpointing, quantize=quantize, log_every=steps)
     trainer.args.disable_tqdm = True
     setup = time.perf_counter() - start
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated() / 2**20 if precision.device == "cuda" else peak_memory_mb()
-    return {"precompute_ref": precompute_ref, "checkpointing": checkpointing, "max_length": max_length,
+    return {"precompute_ref": precompute_ref, "checkpointing": checkpointing, "max_length": max_length, "quantized": quantize,
             "steps": steps, "batch_size": batch_size, "seconds_per_step": round(seconds / steps, 2),
             "setup_seconds": round(setup, 1), "peak_memory_mb": round(peak, 1), "device": precision.device}
 
@@ -190,6 +190,7 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--max-length", type=int, default=480)
+    parser.add_argument("--quantize", type=int, choices=(0, 1), default=0)
     a = parser.parse_args()
     print(json.dumps(train_and_measure(a.base, bool(a.precompute_ref), bool(a.checkpointing), a.steps, a.batch_size,
-                                       a.max_length)))
+                                       a.max_length, bool(a.quantize))))

@@ -266,9 +266,10 @@ def save_policy(model, tokenizer, path, base: str, extra: dict | None = None):
     return path
 
 
-def load_policy(path, precision: config.Precision | None = None):
-    """(model, tokenizer) of a policy saved by `save_policy`: the base model with the adapter on, in eval mode;
-    `model.disable_adapter()` gives the base model back. A clear error when the folder is missing or incomplete."""
+def load_policy(path, precision: config.Precision | None = None, quantize_4bit: bool = False):
+    """(model, tokenizer) of a policy saved by `save_policy`: the base model (4-bit with `quantize_4bit`, as it was
+    trained with QLoRA) with the adapter on, in eval mode; `model.disable_adapter()` gives the base model back.
+    A clear error when the folder is missing or incomplete."""
     from peft import PeftModel
     path = Path(path)
     missing = [n for n in (POLICY_META, "adapter_config.json", "adapter_model.safetensors") if not (path / n).exists()]
@@ -276,6 +277,6 @@ def load_policy(path, precision: config.Precision | None = None):
         raise FileNotFoundError(f"No complete policy in {path} (missing {', '.join(missing)}): run the notebook that "
                                 "trains it (03_ppo for PPO and RLOO, 04_dpo for DPO).")
     meta = json.loads((path / POLICY_META).read_text())
-    model = PeftModel.from_pretrained(load_model(meta["base"], "policy", precision), path)
+    model = PeftModel.from_pretrained(load_model(meta["base"], "policy", precision, quantize_4bit=quantize_4bit), path)
     model.eval()
     return model, load_tokenizer(str(path), padding_side="left")

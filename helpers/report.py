@@ -125,7 +125,10 @@ def readme_block(data: dict) -> str:
     for name, stage in sorted(get(data, "stages").items()):
         lines.append(f"| {name} | {stage['seconds']:.0f} | {stage['peak_mem_mb']:.0f} |")
     if "pipeline" in data:
-        lines.append(f"| **whole `make pipeline`** (kernel starts included) | {data['pipeline']['seconds']:.0f} | |")
+        done = data["pipeline"].get("finished_at", "")
+        later = sorted(n for n, st in get(data, "stages").items() if st.get("finished_at", "") > done)
+        note = f"; {', '.join(later)} run separately after it" if later else ""
+        lines.append(f"| **whole `make pipeline`** (kernel starts included{note}) | {data['pipeline']['seconds']:.0f} | |")
     lines += results_rows(data)
     return "\n".join(lines + ["", README_END])
 
@@ -154,11 +157,13 @@ def results_rows(data: dict) -> list[str]:
                         f"{get(data, f'{key}.train_seconds'):.0f} s of training |")
     if "dpo" in data:
         lo, hi = get(data, "dpo.gold_win_rate_ci95")
+        rm = get(data, "dpo.reward_model_accuracy_vs_gold")      # None when 02 did not run for that profile
+        rm = "not run" if rm is None else f"{rm:.2f}"
         rows.append(f"| DPO (TRL, beta {get(data, 'dpo.beta')}, {get(data, 'dpo.loss_type')}) | gold win rate vs base "
                     f"{get(data, 'dpo.gold_win_rate_vs_base'):.2f} [{lo:.2f}, {hi:.2f}] (n={get(data, 'dpo.heldout_prompts')}), "
                     f"KL to base {get(data, 'dpo.kl_to_base'):.1f} nats per response; held-out implicit-reward accuracy "
-                    f"vs gold {get(data, 'dpo.implicit_accuracy_vs_gold'):.2f} (reward model: "
-                    f"{get(data, 'dpo.reward_model_accuracy_vs_gold'):.2f}); {get(data, 'dpo.train_seconds'):.0f} s of training |")
+                    f"vs gold {get(data, 'dpo.implicit_accuracy_vs_gold'):.2f} (reward model: {rm}); "
+                    f"{get(data, 'dpo.train_seconds'):.0f} s of training |")
     return ["", "| stage | result |", "|---|---|", *rows] if rows else []
 
 

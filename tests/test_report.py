@@ -54,5 +54,17 @@ def test_results_rows_show_dpo_next_to_the_reward_model():
     rows = report.results_rows({"dpo": dpo})
     row = next(r for r in rows if r.startswith("| DPO"))
     assert "0.70 [0.56, 0.81] (n=48)" in row and "vs gold 0.61 (reward model: 0.58)" in row
+    no_rm = next(r for r in report.results_rows({"dpo": {**dpo, "reward_model_accuracy_vs_gold": None}}) if r.startswith("| DPO"))
+    assert "(reward model: not run)" in no_rm
     with pytest.raises(KeyError, match=r"no .dpo\.implicit_accuracy_vs_gold"):
         report.results_rows({"dpo": {k: v for k, v in dpo.items() if k != "implicit_accuracy_vs_gold"}})
+
+
+def test_readme_block_says_which_stages_ran_after_the_whole_pipeline():
+    data = {"profile": "cpu", "task": "hiring", "base_model": "m", "hardware": "h", "versions": {"torch": "2"},
+            "pipeline": {"seconds": 100, "finished_at": "2026-01-01T10:00:00+00:00"},
+            "stages": {"00_setup": {"seconds": 50, "peak_mem_mb": 1, "finished_at": "2026-01-01T09:59:00+00:00"},
+                       "04_dpo": {"seconds": 60, "peak_mem_mb": 1, "finished_at": "2026-01-01T11:00:00+00:00"}}}
+    assert "04_dpo run separately after it" in report.readme_block(data)
+    data["stages"]["04_dpo"]["finished_at"] = "2026-01-01T09:59:30+00:00"
+    assert "separately" not in report.readme_block(data)
