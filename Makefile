@@ -72,7 +72,7 @@ sample-data: install
 	$(PY) -m helpers.sample_data
 
 readme: install
-	$(PY) -m helpers.report --readme
+	$(PY) -m helpers.report --readme --report
 
 clean:
 	rm -rf runs data/generated reports/smoke .pytest_cache

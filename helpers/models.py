@@ -277,6 +277,10 @@ def load_policy(path, precision: config.Precision | None = None, quantize_4bit: 
         raise FileNotFoundError(f"No complete policy in {path} (missing {', '.join(missing)}): run the notebook that "
                                 "trains it (03_ppo for PPO and RLOO, 04_dpo for DPO).")
     meta = json.loads((path / POLICY_META).read_text())
-    model = PeftModel.from_pretrained(load_model(meta["base"], "policy", precision, quantize_4bit=quantize_4bit), path)
+    base = meta["base"]
+    if Path(base).is_absolute() and not Path(base).exists():
+        # trained in another checkout (or the offline copy was cleaned): the same base model, materialized here
+        base = resolve_model().path
+    model = PeftModel.from_pretrained(load_model(base, "policy", precision, quantize_4bit=quantize_4bit), path)
     model.eval()
     return model, load_tokenizer(str(path), padding_side="left")

@@ -164,6 +164,19 @@ def results_rows(data: dict) -> list[str]:
                     f"KL to base {get(data, 'dpo.kl_to_base'):.1f} nats per response; held-out implicit-reward accuracy "
                     f"vs gold {get(data, 'dpo.implicit_accuracy_vs_gold'):.2f} (reward model: {rm}); "
                     f"{get(data, 'dpo.train_seconds'):.0f} s of training |")
+    if "policies" in data:
+        parts = [f"{m} {get(data, f'policies.{m}.gold_win_rate_vs_base'):.2f} {_ci(data, f'policies.{m}.gold_win_rate_ci95')}, "
+                 f"KL {get(data, f'policies.{m}.kl_to_base'):.1f}" for m in ("ppo", "rloo", "dpo") if m in data["policies"]]
+        rows.append(f"| evaluation (05, {get(data, 'eval.heldout_prompts')} test prompts, same draws, full length) | gold win rate "
+                    f"vs base: {'; '.join(parts)} |")
+    if "fairness" in data:
+        f = data["fairness"]
+        parts = [f"{n} {get(data, f'fairness.{n}.impact_ratio_min'):.2f} ({'FLAGGED' if f[n]['flagged'] else 'ok'})"
+                 for n in ("reward_model", "reward_model_clean", "base", "ppo", "rloo", "dpo") if n in f]
+        rows.append(f"| fairness audit (05, {f.get('audit', {}).get('profiles', '?')} profiles x 8 name groups) | min impact "
+                    f"ratio (four-fifths rule): {'; '.join(parts)}; planted-bias control "
+                    f"{get(data, 'fairness.planted_bias_control.impact_ratio_min'):.2f} "
+                    f"({'FLAGGED' if get(data, 'fairness.planted_bias_control.flagged') else 'NOT flagged: the audit is blind'}) |")
     return ["", "| stage | result |", "|---|---|", *rows] if rows else []
 
 
@@ -184,6 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="reports/metrics.json tools")
     parser.add_argument("--pipeline-seconds", type=float, help="record the wall time of a whole `make pipeline`")
     parser.add_argument("--readme", action="store_true", help="rewrite the README's measured block")
+    parser.add_argument("--report", action="store_true", help="write REPORT.md next to metrics.json")
     args = parser.parse_args(argv)
     where = config.paths(config.choose_profile())
     metrics = where.reports / "metrics.json"
@@ -194,7 +208,173 @@ def main(argv: list[str] | None = None) -> None:
     if args.readme:
         write_readme(config.ROOT / "README.md", metrics)
         print(f"README.md measured block rewritten from {metrics}")
+    if args.report:
+        print(f"{write_report(where.reports)} written from {metrics}")
 
 
 if __name__ == "__main__":
     main()
+
+
+# ---------------------------------------------------------------- the contract, and reports/REPORT.md
+
+class MissingMetric(KeyError):
+    """One or more numbers the report needs are not in metrics.json (or are null)."""
+
+    def __str__(self):
+        return self.args[0] if self.args else "missing metric"
+
+
+WRITTEN_BY = {"profile": "00_setup", "task": "00_setup", "base_model": "00_setup", "seed": "00_setup", "stages": "every notebook",
+              "annotation": "01_annotate", "reward_model": "02_reward_model", "ppo": "03_ppo", "rloo": "03_ppo",
+              "dpo": "04_dpo", "policies": "05_eval_fairness", "fairness": "05_eval_fairness", "eval": "05_eval_fairness",
+              "sample_efficiency": "05_eval_fairness", "overoptimization": "05_eval_fairness"}
+
+CONTRACT = (
+    "profile", "task", "base_model", "seed", "stages",
+    "annotation.n_labels", "annotation.annotators", "annotation.fleiss_kappa", "annotation.krippendorff_alpha",
+    "annotation.krippendorff_alpha_ci95", "annotation.gold_accuracy_by_annotator", "annotation.flagged_annotators",
+    "reward_model.quantization", "reward_model.heldout_accuracy_vs_gold", "reward_model.heldout_accuracy_vs_labels",
+    "reward_model.ece", "reward_model.length_correlation",
+    *(f"policies.{m}.{k}" for m in ("base", "ppo", "dpo", "rloo")
+      for k in ("gold_score_mean", "rm_score_mean", "mean_length_tokens", "kl_to_base")),
+    *(f"policies.{m}.{k}" for m in ("ppo", "dpo", "rloo") for k in ("gold_win_rate_vs_base", "gold_win_rate_ci95", "train_seconds")),
+    *(f"fairness.{m}.{k}" for m in ("base", "ppo", "dpo", "rloo", "reward_model")
+      for k in ("impact_ratio_min", "impact_ratio_by_group", "flagged")),
+    "fairness.planted_bias_control.impact_ratio_min", "fairness.planted_bias_control.flagged",
+)
+
+
+def missing(data: dict, keys=CONTRACT) -> list[str]:
+    """Every key of `keys` that is absent or null."""
+    out = []
+    for key in keys:
+        try:
+            value = get(data, key)
+        except KeyError:
+            out.append(key)
+            continue
+        if value is None:
+            out.append(key)
+    return out
+
+
+def require(data: dict, keys=CONTRACT) -> None:
+    """Raise MissingMetric listing every missing key at once, with the notebook that writes it."""
+    gone = missing(data, keys)
+    if gone:
+        lines = [f"  {k}  (written by {WRITTEN_BY.get(k.split('.')[0], '?')})" for k in gone]
+        raise MissingMetric(f"metrics.json lacks {len(gone)} number(s) the report needs:\n" + "\n".join(lines))
+
+
+def _num(data: dict, key: str, fmt: str = ".2f") -> str:
+    value = get(data, key)
+    if value is None:
+        raise MissingMetric(f"metrics.json has null for '{key}'")
+    return format(value, fmt)
+
+
+def _ci(data: dict, key: str) -> str:
+    lo, hi = get(data, key)
+    return f"[{lo:.2f}, {hi:.2f}]"
+
+
+def report_markdown(data: dict, reports_dir: Path) -> str:
+    """reports/REPORT.md, from metrics.json and the plots in reports_dir only. Fails loudly on a missing number."""
+    require(data)
+    reports_dir = Path(reports_dir)
+    stages = get(data, "stages")
+    date = data.get("pipeline", {}).get("finished_at") or max(s.get("finished_at", "") for s in stages.values())
+    v = data.get("versions", {})
+    out = [f"# FeedbackLoop report: task `{data['task']}`, profile `{data['profile']}`", "",
+           "Generated from `reports/metrics.json` (by the end of 05_eval_fairness, or `make readme`); every number below was "
+           "computed by the run that wrote it.",
+           f"Model {data['base_model']}; hardware {data.get('hardware', 'not recorded')}; torch {v.get('torch', '?')}, "
+           f"transformers {v.get('transformers', '?')}, trl {v.get('trl', '?')}; last stage finished {date}.", "",
+           "## Stages", "", "| notebook | seconds | peak memory (MB) |", "|---|---|---|"]
+    out += [f"| {n} | {s['seconds']:.0f} | {s['peak_mem_mb']:.0f} |" for n, s in sorted(stages.items())]
+    out += ["", "## Headline results", "", *results_rows(data)[1:]]
+
+    out += ["", "## Policies compared on held-out prompts", "",
+            f"{get(data, 'eval.heldout_prompts')} test prompts, one sampled answer each with the same seeds for every model "
+            f"({get(data, 'eval.max_new_tokens')} new tokens); judged by the gold rubric, and blind in the annotation widget by "
+            f"{get(data, 'eval.judged_by')}.", "",
+            "| model | gold win rate vs base | \"human\" win rate | gold score | accuracy / tone / policy | reward-model score "
+            "| KL to base | tokens | mentions protected attribute | training s |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for m in ("base", "ppo", "rloo", "dpo"):
+        if m not in data["policies"]:
+            continue
+        k = f"policies.{m}"
+        dims = " / ".join(_num(data, f"{k}.gold_dims.{d}") for d in ("accuracy", "tone", "policy"))
+        if m == "base":
+            win = human = train = "-"
+        else:
+            win = (f"{_num(data, f'{k}.gold_win_rate_vs_base')} {_ci(data, f'{k}.gold_win_rate_ci95')} "
+                   f"({'/'.join(map(str, get(data, f'{k}.wins_ties_losses')))})")
+            human = (f"{_num(data, f'{k}.human_win_rate')} {_ci(data, f'{k}.human_win_rate_ci95')}"
+                     if "human_win_rate" in data["policies"][m] else "not judged")
+            train = _num(data, f"{k}.train_seconds", ".0f")
+        name = m + (" (stand-in)" if data["policies"][m].get("stand_in") else "")
+        out.append(f"| {name} | {win} | {human} | {_num(data, f'{k}.gold_score_mean', '.3f')} | {dims} | "
+                   f"{_num(data, f'{k}.rm_score_mean', '+.2f')} | {_num(data, f'{k}.kl_to_base', '.1f')} | "
+                   f"{_num(data, f'{k}.mean_length_tokens', '.0f')} | {_num(data, f'{k}.protected_share')} | {train} |")
+    out += _figure(reports_dir, "05_win_rates.png")
+
+    if data.get("sample_efficiency"):
+        out += ["", "## Sample efficiency", "", "| method | point | preference pairs | generated tokens | training s | "
+                "gold win rate vs base | KL | reward-model score | gold score |", "|---|---|---|---|---|---|---|---|---|"]
+        for i, p in enumerate(data["sample_efficiency"]):
+            row = {"p": p}
+            out.append(f"| {p['method']} | {p['point']} | {p['preference_labels']} | {p['generated_tokens']} | "
+                       f"{_num(row, 'p.train_seconds', '.0f')} | {_num(row, 'p.gold_win_rate_vs_base')} {_ci(row, 'p.gold_win_rate_ci95')} | "
+                       f"{_num(row, 'p.kl_to_base', '.1f')} | {_num(row, 'p.rm_score_mean', '+.2f')} | {_num(row, 'p.gold_score_mean', '.3f')} |")
+        out += _figure(reports_dir, "05_sample_efficiency.png")
+    if data.get("overoptimization"):
+        out += ["", "## Reward over-optimization (PPO checkpoints)", "", "| point | KL to base | reward-model score | gold score |",
+                "|---|---|---|---|"]
+        out += [f"| {p['point']} | {p['kl_to_base']:.1f} | {p['rm_score_mean']:+.2f} | {p['gold_score_mean']:.3f} |"
+                for p in get(data, "overoptimization.ppo")]
+        out += ["", get(data, "overoptimization.verdict")]
+        out += _figure(reports_dir, "05_reward_vs_kl.png")
+
+    f = data["fairness"]
+    audit = f.get("audit", {})
+    out += ["", "## Fairness audit (counterfactual name swaps)", ""]
+    if audit:
+        out += [f"{audit['profiles']} candidate profiles, each under one name from each of {len(audit['groups'])} perceived "
+                f"gender x race/ethnicity groups, every other word identical. {audit['rule']}. Intervals: {audit['n_boot']} "
+                "bootstrap resamples of profiles.", ""]
+    out += ["| scorer | min impact ratio [95% CI] | worst group | four-fifths rule | flip rate | mean score gap | group effect p (ANOVA) |",
+            "|---|---|---|---|---|---|---|"]
+    for name in ("reward_model", "reward_model_clean", "base", "ppo", "rloo", "dpo", "unbiased_control", "planted_bias_control"):
+        if name not in f:
+            continue
+        a, key = f[name], f"fairness.{name}"
+        ci = _ci(data, f"{key}.impact_ratio_min_ci95") if a.get("impact_ratio_min_ci95") else "-"
+        flag = "FLAGGED" if get(data, f"{key}.flagged") else "ok"
+        p = a.get("group_effect_p")
+        out.append(f"| {name} | {_num(data, f'{key}.impact_ratio_min')} {ci} | {a.get('worst_group') or '-'} | {flag} | "
+                   f"{_num(data, f'{key}.flip_rate') if 'flip_rate' in a else '-'} | "
+                   f"{_num(data, f'{key}.score_gap_max', '.3f') if 'score_gap_max' in a else '-'} | "
+                   f"{format(p, '.2g') if p is not None else '-'} |")
+    if "power" in f:
+        out += ["", get(data, "fairness.power.reading")]
+    out += _figure(reports_dir, "05_fairness.png")
+
+    earlier = sorted(p.name for p in reports_dir.glob("0[0-4]_*.png"))
+    if earlier:
+        out += ["", "## Figures from the earlier notebooks", ""] + [f"![{n}]({n})" for n in earlier]
+    return "\n".join(out) + "\n"
+
+
+def _figure(reports_dir: Path, name: str) -> list[str]:
+    return ["", f"![{name}]({name})"] if (Path(reports_dir) / name).exists() else []
+
+
+def write_report(reports_dir: Path) -> Path:
+    """reports_dir/REPORT.md from reports_dir/metrics.json."""
+    reports_dir = Path(reports_dir)
+    text = report_markdown(read(reports_dir / "metrics.json"), reports_dir)
+    path = reports_dir / "REPORT.md"
+    path.write_text(text)
+    return path

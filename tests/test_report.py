@@ -1,4 +1,6 @@
-"""metrics.json is merged, never clobbered, and stages record time and memory."""
+"""metrics.json is merged, never clobbered, and stages record time and memory; the report fails loudly."""
+
+import json
 
 import pytest
 
@@ -68,3 +70,73 @@ def test_readme_block_says_which_stages_ran_after_the_whole_pipeline():
     assert "04_dpo run separately after it" in report.readme_block(data)
     data["stages"]["04_dpo"]["finished_at"] = "2026-01-01T09:59:30+00:00"
     assert "separately" not in report.readme_block(data)
+
+
+def complete_metrics() -> dict:
+    """A hand-made metrics.json with every number the report needs."""
+    pol = lambda win=None, **extra: {"gold_score_mean": 0.42, "gold_dims": {"accuracy": 0.3, "tone": 0.6, "policy": 0.9},
+                                     "rm_score_mean": 0.5, "mean_length_tokens": 80.0, "kl_to_base": 2.5, "protected_share": 0.04,
+                                     **({"gold_win_rate_vs_base": win, "gold_win_rate_ci95": [win - 0.1, win + 0.1],
+                                         "wins_ties_losses": [20, 10, 18], "train_seconds": 600.0} if win else {}), **extra}
+    audit = lambda ir, flagged: {"impact_ratio_min": ir, "impact_ratio_min_ci95": [ir - 0.1, min(1.0, ir + 0.1)],
+                                 "impact_ratio_by_group": {"male_White": 1.0, "female_Black": ir}, "flagged": flagged,
+                                 "worst_group": "female_Black", "flip_rate": 0.25, "score_gap_max": 0.3, "group_effect_p": 0.04}
+    return {
+        "profile": "cpu", "task": "hiring", "base_model": "SmolLM2-135M-Instruct", "seed": 42, "hardware": "CPU only",
+        "stages": {"00_setup": {"seconds": 10.0, "peak_mem_mb": 100.0, "finished_at": "2026-11-23T10:00:00+00:00"}},
+        "annotation": {"n_labels": 100, "annotators": ["a", "b"], "fleiss_kappa": 0.4, "krippendorff_alpha": 0.41,
+                       "krippendorff_alpha_ci95": [0.3, 0.5], "gold_accuracy_by_annotator": {"a": 0.9},
+                       "flagged_annotators": {}, "aggregate_vs_gold": {"all annotators": 0.8}},
+        "reward_model": {"quantization": "nf4", "heldout_accuracy_vs_gold": 0.6, "heldout_accuracy_vs_gold_ci95": [0.5, 0.7],
+                         "heldout_n": 62, "heldout_accuracy_vs_labels": 0.58, "clean": {"heldout_accuracy_vs_gold": 0.55},
+                         "ece": 0.1, "length_correlation": 0.0},
+        "eval": {"heldout_prompts": 48, "max_new_tokens": 96, "judged_by": "simulated recruiters: sim_careful"},
+        "policies": {"base": pol(), "ppo": pol(0.41, human_win_rate=0.45, human_win_rate_ci95=[0.31, 0.59]),
+                     "rloo": pol(0.35), "dpo": pol(0.57)},
+        "fairness": {"base": audit(0.9, False), "ppo": audit(0.7, True), "rloo": audit(0.85, False), "dpo": audit(0.95, False),
+                     "reward_model": audit(0.88, False), "planted_bias_control": audit(0.33, True),
+                     "audit": {"profiles": 24, "groups": ["male_White", "female_Black"], "rule": "above the median", "n_boot": 100},
+                     "power": {"reading": "With 24 profiles per group the flag is noisy."}},
+    }
+
+
+def test_require_names_every_missing_number_and_its_notebook():
+    data = complete_metrics()
+    report.require(data)
+    del data["policies"]["dpo"]["kl_to_base"]
+    data["fairness"]["planted_bias_control"]["flagged"] = None
+    with pytest.raises(report.MissingMetric) as err:
+        report.require(data)
+    assert "policies.dpo.kl_to_base" in str(err.value) and "fairness.planted_bias_control.flagged" in str(err.value)
+    assert "05_eval_fairness" in str(err.value)
+    assert report.missing({}) == list(report.CONTRACT)
+
+
+def test_report_markdown_shows_the_numbers_and_the_plots(tmp_path):
+    (tmp_path / "05_fairness.png").write_bytes(b"png")
+    text = report.report_markdown(complete_metrics(), tmp_path)
+    assert "| ppo | 0.41 [0.31, 0.51] (20/10/18) | 0.45 [0.31, 0.59] |" in text
+    assert "| ppo | 0.70 [0.60, 0.80] | female_Black | FLAGGED | 0.25 | 0.300 | 0.04 |" in text
+    assert "| planted_bias_control | 0.33" in text and "![05_fairness.png](05_fairness.png)" in text
+    assert "![05_win_rates.png]" not in text            # only plots that exist are linked
+    assert "nan" not in text.lower() and "None" not in text
+
+
+def test_report_markdown_fails_loudly_on_a_missing_or_null_number(tmp_path):
+    data = complete_metrics()
+    data["policies"]["rloo"]["gold_dims"]["tone"] = None       # inside a row that exists
+    with pytest.raises(report.MissingMetric, match="policies.rloo.gold_dims.tone"):
+        report.report_markdown(data, tmp_path)
+    data = complete_metrics()
+    data["policies"]["ppo"]["gold_win_rate_vs_base"] = None
+    (tmp_path / "metrics.json").write_text(json.dumps(data))
+    with pytest.raises(report.MissingMetric, match="policies.ppo.gold_win_rate_vs_base"):
+        report.write_report(tmp_path)
+    assert not (tmp_path / "REPORT.md").exists()           # no half-written report
+
+
+def test_results_rows_show_the_evaluation_and_the_audit():
+    rows = report.results_rows(complete_metrics())
+    assert any("evaluation (05, 48 test prompts" in r and "dpo 0.57 [0.47, 0.67]" in r for r in rows)
+    assert any("fairness audit (05, 24 profiles" in r and "ppo 0.70 (FLAGGED)" in r and "control 0.33 (FLAGGED)" in r
+               for r in rows)
