@@ -176,7 +176,9 @@ def results_rows(data: dict) -> list[str]:
         rows.append(f"| fairness audit (05, {f.get('audit', {}).get('profiles', '?')} profiles x 8 name groups) | min impact "
                     f"ratio (four-fifths rule): {'; '.join(parts)}; planted-bias control "
                     f"{get(data, 'fairness.planted_bias_control.impact_ratio_min'):.2f} "
-                    f"({'FLAGGED' if get(data, 'fairness.planted_bias_control.flagged') else 'NOT flagged: the audit is blind'}) |")
+                    f"({'FLAGGED' if get(data, 'fairness.planted_bias_control.flagged') else 'NOT flagged: the audit is blind'})"
+                    + (f"; at this sample size the flag goes up in {f['power']['false_alarm_rate']:.0%} of resamples with no "
+                       "bias at all (see REPORT.md)" if "false_alarm_rate" in f.get("power", {}) else "") + " |")
     return ["", "| stage | result |", "|---|---|", *rows] if rows else []
 
 
@@ -211,9 +213,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.report:
         print(f"{write_report(where.reports)} written from {metrics}")
 
-
-if __name__ == "__main__":
-    main()
 
 
 # ---------------------------------------------------------------- the contract, and reports/REPORT.md
@@ -356,7 +355,7 @@ def report_markdown(data: dict, reports_dir: Path) -> str:
         out.append(f"| {name} | {_num(data, f'{key}.impact_ratio_min')} {ci} | {a.get('worst_group') or '-'} | {flag} | "
                    f"{_num(data, f'{key}.flip_rate') if 'flip_rate' in a else '-'} | "
                    f"{_num(data, f'{key}.score_gap_max', '.3f') if 'score_gap_max' in a else '-'} | "
-                   f"{format(p, '.2g') if p is not None else '-'} |")
+                   f"{'-' if p is None else '< 1e-6' if p < 1e-6 else format(p, '.2g')} |")
     if "power" in f:
         out += ["", get(data, "fairness.power.reading")]
     out += _figure(reports_dir, "05_fairness.png")
@@ -378,3 +377,7 @@ def write_report(reports_dir: Path) -> Path:
     path = reports_dir / "REPORT.md"
     path.write_text(text)
     return path
+
+
+if __name__ == "__main__":
+    main()
