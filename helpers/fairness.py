@@ -19,6 +19,8 @@ import pandas as pd
 
 from . import hiring
 
+GROUPS = hiring.GROUPS   # perceived gender x race or ethnicity of a name
+
 FOUR_FIFTHS = 0.8
 
 

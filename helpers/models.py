@@ -284,3 +284,24 @@ def load_policy(path, precision: config.Precision | None = None, quantize_4bit: 
     model = PeftModel.from_pretrained(load_model(base, "policy", precision, quantize_4bit=quantize_4bit), path)
     model.eval()
     return model, load_tokenizer(str(path), padding_side="left")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m helpers.models [--profile P]`: which base model a run would use, and from where. Nothing is
+    downloaded (the offline copy is unpacked once if it is the one). Exit status 1, with the reason, when none can
+    be resolved."""
+    import argparse
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--profile", default=None, help="smoke, cpu or gpu (default: the automatic choice)")
+    args = parser.parse_args(argv)
+    try:
+        source = resolve_model(config.choose_profile(args.profile))
+    except ModelNotAvailable as e:
+        print(f"no base model: {e}")
+        return 1
+    print(f"model: {source.name}\nsource: {source.origin} ({source.note})\npath: {source.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

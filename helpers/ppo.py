@@ -282,11 +282,16 @@ def critic_values(critic, r: Rollout, idx=slice(None)) -> torch.Tensor:
 
 class PPO:
     """PPO with a LoRA policy (the reference is the same model with adapters disabled), a critic, and a scorer
-    `score_fn(prompts, texts) -> tensor` (the reward model, or any function of the text in tests)."""
+    `score_fn(prompts, texts) -> tensor` (the reward model, or any function of the text in tests).
+
+    `evaluators`: {name: fn(prompts, texts) -> list of floats}, the task's own measures (the gold rubric, a helpfulness
+    score, whether a simulated customer accepts); their means are logged every step as `eval_<name>`. They are only
+    watched, never trained on."""
 
     def __init__(self, policy, critic, tokenizer, score_fn: Callable[[list[list[dict]], list[str]], torch.Tensor],
-                 cfg: PPOConfig, out_dir: Path | None = None):
+                 cfg: PPOConfig, out_dir: Path | None = None, evaluators: dict[str, Callable] | None = None):
         self.policy, self.critic, self.tokenizer, self.score_fn, self.cfg = policy, critic, tokenizer, score_fn, cfg
+        self.evaluators = dict(evaluators or {})
         self.out_dir = Path(out_dir) if out_dir else None
         self.opt_policy = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=cfg.learning_rate)
         self.opt_critic = torch.optim.AdamW([p for p in critic.parameters() if p.requires_grad],
@@ -354,6 +359,8 @@ class PPO:
             "ended": r.ended.float().mean().item(),
             "explained_variance": explained_variance(values, returns, r.mask),
             **{k: sum(v) / len(v) for k, v in acc.items()},
+            **{f"eval_{name}": sum(vals) / len(vals) for name, fn in self.evaluators.items()
+               for vals in [list(fn(prompts, r.texts))]},
             "seconds": time.perf_counter() - started,
         }
         self.kl.update(stats["kl"], n)

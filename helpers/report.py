@@ -115,9 +115,19 @@ README_BEGIN = "<!-- measured:begin (written by `make readme` from reports/metri
 README_END = "<!-- measured:end -->"
 
 
+def readme_markers(task: str | None) -> tuple[str, str]:
+    """The README's markers around a task's measured block: the default task's, or `measured:<task>` for another."""
+    from .config import DEFAULT_TASK
+    if task in (None, DEFAULT_TASK):
+        return README_BEGIN, README_END
+    return (f"<!-- measured:{task}:begin (written by `make readme TASK={task}` from reports/{task}/metrics.json; "
+            "do not edit) -->", f"<!-- measured:{task}:end -->")
+
+
 def readme_block(data: dict) -> str:
     """The README's measured block: how long each notebook took, where, in which profile."""
-    lines = [README_BEGIN, "",
+    begin, end = readme_markers(data.get("task"))
+    lines = [begin, "",
              f"Last `make pipeline`: profile `{get(data, 'profile')}`, task `{get(data, 'task')}`, "
              f"model {get(data, 'base_model')}, on {get(data, 'hardware')}, "
              f"torch {get(data, 'versions.torch')}, finished {data.get('pipeline', {}).get('finished_at', 'n/a')}.",
@@ -130,7 +140,7 @@ def readme_block(data: dict) -> str:
         note = f"; {', '.join(later)} run separately after it" if later else ""
         lines.append(f"| **whole `make pipeline`** (kernel starts included{note}) | {data['pipeline']['seconds']:.0f} | |")
     lines += results_rows(data)
-    return "\n".join(lines + ["", README_END])
+    return "\n".join(lines + ["", end])
 
 
 def results_rows(data: dict) -> list[str]:
@@ -179,14 +189,23 @@ def results_rows(data: dict) -> list[str]:
                     f"({'FLAGGED' if get(data, 'fairness.planted_bias_control.flagged') else 'NOT flagged: the audit is blind'})"
                     + (f"; at this sample size the flag goes up in {f['power']['false_alarm_rate']:.0%} of resamples with no "
                        "bias at all (see REPORT.md)" if "false_alarm_rate" in f.get("power", {}) else "") + " |")
+    if "safety" in data:
+        parts = [f"{m}: refusals {get(data, f'safety.{m}.refusal_rate'):.2f}, over-refusals "
+                 f"{get(data, f'safety.{m}.over_refusal_rate'):.2f}, violations {get(data, f'safety.{m}.violation_rate'):.2f}, "
+                 f"conversations solved {get(data, f'safety.{m}.conversation_success_rate'):.2f}"
+                 for m in ("base", "ppo", "rloo", "dpo") if m in data["safety"]]
+        rows.append(f"| safety and simulated customers (05, {get(data, 'eval.heldout_prompts')} test tickets) | "
+                    f"{'; '.join(parts)} |")
     return ["", "| stage | result |", "|---|---|", *rows] if rows else []
 
 
 def write_readme(readme: Path, metrics: Path) -> None:
     import re
     text = Path(readme).read_text()
-    block = readme_block(read(metrics))
-    pattern = re.compile(re.escape(README_BEGIN) + ".*?" + re.escape(README_END), re.S)
+    data = read(metrics)
+    block = readme_block(data)
+    begin, end = readme_markers(data.get("task"))
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
     if not pattern.search(text):
         raise ValueError(f"{readme}: the measured-results markers are missing")
     Path(readme).write_text(pattern.sub(lambda _: block, text))
@@ -227,6 +246,7 @@ class MissingMetric(KeyError):
 WRITTEN_BY = {"profile": "00_setup", "task": "00_setup", "base_model": "00_setup", "seed": "00_setup", "stages": "every notebook",
               "annotation": "01_annotate", "reward_model": "02_reward_model", "ppo": "03_ppo", "rloo": "03_ppo",
               "dpo": "04_dpo", "policies": "05_eval_fairness", "fairness": "05_eval_fairness", "eval": "05_eval_fairness",
+              "safety": "05_eval_fairness",
               "sample_efficiency": "05_eval_fairness", "overoptimization": "05_eval_fairness"}
 
 CONTRACT = (
@@ -238,14 +258,30 @@ CONTRACT = (
     *(f"policies.{m}.{k}" for m in ("base", "ppo", "dpo", "rloo")
       for k in ("gold_score_mean", "rm_score_mean", "mean_length_tokens", "kl_to_base")),
     *(f"policies.{m}.{k}" for m in ("ppo", "dpo", "rloo") for k in ("gold_win_rate_vs_base", "gold_win_rate_ci95", "train_seconds")),
+)
+FAIRNESS_CONTRACT = (   # tasks whose prompts carry names (hiring): 05's counterfactual audit
     *(f"fairness.{m}.{k}" for m in ("base", "ppo", "dpo", "rloo", "reward_model")
       for k in ("impact_ratio_min", "impact_ratio_by_group", "flagged")),
     "fairness.planted_bias_control.impact_ratio_min", "fairness.planted_bias_control.flagged",
 )
+SAFETY_CONTRACT = (     # tasks with guardrails (support): 05's safety section
+    *(f"safety.{m}.{k}" for m in ("base", "ppo", "dpo", "rloo")
+      for k in ("refusal_rate", "over_refusal_rate", "violation_rate", "helpfulness_mean", "conversation_success_rate",
+                "cumulative_reward_mean")),
+    *(f"safety.{m}.helpfulness_win_rate_vs_base" for m in ("ppo", "dpo", "rloo")),
+)
 
 
-def missing(data: dict, keys=CONTRACT) -> list[str]:
-    """Every key of `keys` that is absent or null."""
+def contract(data: dict) -> tuple[str, ...]:
+    """The keys a complete run of this task must have written: the common ones, and its task's audit."""
+    from .tasks import get as get_task
+    task = get_task(data.get("task") or None)
+    return CONTRACT + (FAIRNESS_CONTRACT if task.names is not None else ()) + (SAFETY_CONTRACT if task.guardrails else ())
+
+
+def missing(data: dict, keys=None) -> list[str]:
+    """Every key of `keys` (default: the task's contract) that is absent or null."""
+    keys = contract(data) if keys is None else keys
     out = []
     for key in keys:
         try:
@@ -258,7 +294,7 @@ def missing(data: dict, keys=CONTRACT) -> list[str]:
     return out
 
 
-def require(data: dict, keys=CONTRACT) -> None:
+def require(data: dict, keys=None) -> None:
     """Raise MissingMetric listing every missing key at once, with the notebook that writes it."""
     gone = missing(data, keys)
     if gone:
@@ -286,25 +322,29 @@ def report_markdown(data: dict, reports_dir: Path) -> str:
     date = data.get("pipeline", {}).get("finished_at") or max(s.get("finished_at", "") for s in stages.values())
     v = data.get("versions", {})
     out = [f"# FeedbackLoop report: task `{data['task']}`, profile `{data['profile']}`", "",
-           "Generated from `reports/metrics.json` (by the end of 05_eval_fairness, or `make readme`); every number below was "
+           "Generated from `metrics.json` in this folder (by the end of 05_eval_fairness, or `make readme`); every number below was "
            "computed by the run that wrote it.",
            f"Model {data['base_model']}; hardware {data.get('hardware', 'not recorded')}; torch {v.get('torch', '?')}, "
            f"transformers {v.get('transformers', '?')}, trl {v.get('trl', '?')}; last stage finished {date}.", "",
            "## Stages", "", "| notebook | seconds | peak memory (MB) |", "|---|---|---|"]
     out += [f"| {n} | {s['seconds']:.0f} | {s['peak_mem_mb']:.0f} |" for n, s in sorted(stages.items())]
     out += ["", "## Headline results", "", *results_rows(data)[1:]]
+    from .tasks import get as get_task
+    task = get_task(data["task"])
+    dim_names = list(task.weights)
+    watch = {k: meaning for k, (meaning, _) in task.watch.items()}
 
     out += ["", "## Policies compared on held-out prompts", "",
             f"{get(data, 'eval.heldout_prompts')} test prompts, one sampled answer each with the same seeds for every model "
             f"({get(data, 'eval.max_new_tokens')} new tokens); judged by the gold rubric, and blind in the annotation widget by "
             f"{get(data, 'eval.judged_by')}.", "",
-            "| model | gold win rate vs base | \"human\" win rate | gold score | accuracy / tone / policy | reward-model score "
-            "| KL to base | tokens | mentions protected attribute | training s |", "|---|---|---|---|---|---|---|---|---|---|"]
+            f"| model | gold win rate vs base | \"human\" win rate | gold score | {' / '.join(dim_names)} | reward-model score "
+            f"| KL to base | tokens | {' | '.join(watch.values())} | training s |", "|---" * (8 + len(watch)) + "|"]
     for m in ("base", "ppo", "rloo", "dpo"):
         if m not in data["policies"]:
             continue
         k = f"policies.{m}"
-        dims = " / ".join(_num(data, f"{k}.gold_dims.{d}") for d in ("accuracy", "tone", "policy"))
+        dims = " / ".join(_num(data, f"{k}.gold_dims.{d}") for d in dim_names)
         if m == "base":
             win = human = train = "-"
         else:
@@ -316,7 +356,9 @@ def report_markdown(data: dict, reports_dir: Path) -> str:
         name = m + (" (stand-in)" if data["policies"][m].get("stand_in") else "")
         out.append(f"| {name} | {win} | {human} | {_num(data, f'{k}.gold_score_mean', '.3f')} | {dims} | "
                    f"{_num(data, f'{k}.rm_score_mean', '+.2f')} | {_num(data, f'{k}.kl_to_base', '.1f')} | "
-                   f"{_num(data, f'{k}.mean_length_tokens', '.0f')} | {_num(data, f'{k}.protected_share')} | {train} |")
+                   f"{_num(data, f'{k}.mean_length_tokens', '.0f')} | "
+                   + " | ".join(_num(data, f"{k}.{w}_share") if f"{w}_share" in data["policies"][m] else "-" for w in watch)
+                   + f" | {train} |")
     out += _figure(reports_dir, "05_win_rates.png")
 
     if data.get("sample_efficiency"):
@@ -336,6 +378,39 @@ def report_markdown(data: dict, reports_dir: Path) -> str:
         out += ["", get(data, "overoptimization.verdict")]
         out += _figure(reports_dir, "05_reward_vs_kl.png")
 
+    if "fairness" in data:
+        out += _fairness_section(data, reports_dir)
+    if "safety" in data:
+        out += _safety_section(data, reports_dir)
+
+    earlier = sorted(p.name for p in reports_dir.glob("0[0-4]_*.png"))
+    if earlier:
+        out += ["", "## Figures from the earlier notebooks", ""] + [f"![{n}]({n})" for n in earlier]
+    return "\n".join(out) + "\n"
+
+
+def _safety_section(data: dict, reports_dir: Path) -> list[str]:
+    s = data["safety"]
+    out = ["", "## Safety and conversations", "", s.get("reading", ""), "",
+           "| model | refusal rate | over-refusal | takeover requests refused | policy violations | escalated when needed | "
+           "helpfulness | helpfulness win rate vs base | conversation success | cumulative reward |", "|---" * 10 + "|"]
+    for m in ("base", "ppo", "rloo", "dpo"):
+        if m not in s:
+            continue
+        k = f"safety.{m}"
+        win = (f"{_num(data, f'{k}.helpfulness_win_rate_vs_base')} {_ci(data, f'{k}.helpfulness_win_rate_ci95')}"
+               if m != "base" else "-")
+        opt = {key: ("-" if s[m].get(key) is None else _num(data, f"{k}.{key}"))
+               for key in ("correct_refusal_rate", "escalation_rate_when_needed")}
+        out.append(f"| {m} | {_num(data, f'{k}.refusal_rate')} | {_num(data, f'{k}.over_refusal_rate')} | "
+                   f"{opt['correct_refusal_rate']} | {_num(data, f'{k}.violation_rate')} | {opt['escalation_rate_when_needed']} | "
+                   f"{_num(data, f'{k}.helpfulness_mean')} | {win} | {_num(data, f'{k}.conversation_success_rate')} "
+                   f"{_ci(data, f'{k}.conversation_success_ci95')} | {_num(data, f'{k}.cumulative_reward_mean', '+.2f')} |")
+    return out + _figure(reports_dir, "05_safety.png")
+
+
+def _fairness_section(data: dict, reports_dir: Path) -> list[str]:
+    out = []
     f = data["fairness"]
     audit = f.get("audit", {})
     out += ["", "## Fairness audit (counterfactual name swaps)", ""]
@@ -358,12 +433,7 @@ def report_markdown(data: dict, reports_dir: Path) -> str:
                    f"{'-' if p is None else '< 1e-6' if p < 1e-6 else format(p, '.2g')} |")
     if "power" in f:
         out += ["", get(data, "fairness.power.reading")]
-    out += _figure(reports_dir, "05_fairness.png")
-
-    earlier = sorted(p.name for p in reports_dir.glob("0[0-4]_*.png"))
-    if earlier:
-        out += ["", "## Figures from the earlier notebooks", ""] + [f"![{n}]({n})" for n in earlier]
-    return "\n".join(out) + "\n"
+    return out + _figure(reports_dir, "05_fairness.png")
 
 
 def _figure(reports_dir: Path, name: str) -> list[str]:

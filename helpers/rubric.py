@@ -238,9 +238,10 @@ def prefer(prompt: dict, a: str, b: str, margin: float = 0.02) -> str:
     return "tie" if abs(sa - sb) <= margin else "a" if sa > sb else "b"
 
 
-def win_rate(prompts: list[dict], responses: list[str], baseline: list[str], margin: float = 0.02) -> dict:
-    """How often the gold rubric prefers each response to the baseline's answer to the same prompt: ties count
-    half, with Wilson's 95% interval on that share (n = number of prompts)."""
+def win_rate(prompts: list[dict], responses: list[str], baseline: list[str], margin: float = 0.02, prefer=None) -> dict:
+    """How often the gold rubric (`prefer`, default this one) prefers each response to the baseline's answer to the
+    same prompt: ties count half, with Wilson's 95% interval on that share (n = number of prompts)."""
+    prefer = prefer or globals()["prefer"]
     from statsmodels.stats.proportion import proportion_confint
     if not (len(prompts) == len(responses) == len(baseline)) or not prompts:
         raise ValueError(f"need one response and one baseline per prompt: {len(prompts)} prompts, "

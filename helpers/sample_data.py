@@ -1,6 +1,6 @@
 """Regenerate the shipped data: `make sample-data` (python -m helpers.sample_data).
 
-Writes, for the hiring task, into data/hiring/:
+Writes, for a task (`--task`, default hiring), into data/<task>/:
 
     prompts.jsonl             the whole prompt pool (train/validation/test), from the seeded generator
     sample_responses.jsonl    K base-model responses to each training prompt of the `cpu` profile
@@ -20,7 +20,7 @@ import re
 import time
 from pathlib import Path
 
-from . import annotators, config, generation, hiring, models, records, report
+from . import annotators, config, generation, models, records, report, tasks
 
 STATS_BEGIN = "<!-- stats:begin (written by python -m helpers.sample_data; do not edit) -->"
 STATS_END = "<!-- stats:end -->"
@@ -65,7 +65,9 @@ def responses_by_prompt(rows: list[dict]) -> dict[str, list[str]]:
     return dict(out)
 
 
-def stats_markdown(prefs: list[dict], responses: list[dict], model_name: str, profile: config.Profile) -> str:
+def stats_markdown(prefs: list[dict], responses: list[dict], model_name: str, profile: config.Profile,
+                   task: tasks.Task | None = None) -> str:
+    task = task or tasks.get("hiring")
     pairs = {r["tags"]["pair_id"] for r in prefs}
     by_winner = collections.Counter(r["winner"] for r in prefs)
     lines = [STATS_BEGIN, "",
@@ -75,15 +77,15 @@ def stats_markdown(prefs: list[dict], responses: list[dict], model_name: str, pr
              f"= {len(responses)} responses; {sum(r['finished'] for r in responses)} ended on their own, "
              f"the rest were cut at the token limit.",
              f"- {len(pairs)} comparisons, each labelled by {profile.annotators_per_pair} of the "
-             f"{len(annotators.PERSONAS)} simulated recruiters: {len(prefs)} preference records.",
+             f"{len(task.personas)} simulated annotators: {len(prefs)} preference records.",
              "- Winner distribution: " + ", ".join(f"{w} {by_winner[w]} ({by_winner[w] / len(prefs):.0%})" for w in records.WINNERS) + ".",
              "", "| annotator | labels | a | b | tie |", "|---|---|---|---|---|"]
-    for name in annotators.PERSONAS:
+    for name in task.personas:
         mine = [r for r in prefs if r["annotator"] == name]
         c = collections.Counter(r["winner"] for r in mine)
         lines.append(f"| {name} | {len(mine)} | {c['a']} | {c['b']} | {c['tie']} |")
     kinds = collections.Counter(r["kind"] for r in prefs)
-    lines += ["", "| prompt kind | records |", "|---|---|"] + [f"| {k} | {kinds[k]} |" for k in hiring.KINDS]
+    lines += ["", "| prompt kind | records |", "|---|---|"] + [f"| {k} | {kinds[k]} |" for k in task.kinds]
     return "\n".join(lines + ["", STATS_END])
 
 
@@ -98,19 +100,22 @@ def write_datasheet_stats(path: Path, stats: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="cpu", help="whose settings to use (default: cpu)")
+    parser.add_argument("--task", default=None, help="which task (default: FEEDBACKLOOP_TASK, else hiring)")
     parser.add_argument("--prompts-only", action="store_true", help="only rewrite prompts.jsonl")
     parser.add_argument("--relabel", action="store_true",
                         help="keep sample_responses.jsonl and only redo the comparisons and labels")
     args = parser.parse_args(argv)
     profile = config.choose_profile(args.profile)
-    where = config.paths(profile, "hiring").data
-    n = hiring.write_prompts(where / "prompts.jsonl")
+    task = tasks.get(args.task)
+    where = config.paths(profile, task.name).data
+    where.mkdir(parents=True, exist_ok=True)
+    n = task.write_prompts(where / "prompts.jsonl")
     print(f"wrote {n} prompts to {where / 'prompts.jsonl'}")
     if args.prompts_only:
         return
     config.seed_everything(profile.seed)
     start = time.perf_counter()
-    prompts = hiring.load_prompts("train", profile.n_train_prompts, where / "prompts.jsonl")
+    prompts = task.load_prompts("train", profile.n_train_prompts, where / "prompts.jsonl")
     if args.relabel:
         responses = records.load_rows(where / "sample_responses.jsonl")
         model_name = (where / "sample_model.txt").read_text().strip()
@@ -122,9 +127,10 @@ def main(argv: list[str] | None = None) -> None:
         model_name = source.name
         (where / "sample_model.txt").write_text(model_name + "\n")
     pairs = records.make_pairs(responses_by_prompt(responses), profile.pairs_per_prompt, profile.seed)
-    prefs = annotators.label_pairs(pairs, {p["id"]: p for p in prompts}, profile.annotators_per_pair, profile.seed)
+    prefs = annotators.label_pairs(pairs, {p["id"]: p for p in prompts}, profile.annotators_per_pair, profile.seed,
+                                   task=task)
     records.write_jsonl(prefs, where / "sample_preferences.jsonl")
-    write_datasheet_stats(where / "DATASHEET.md", stats_markdown(prefs, responses, model_name, profile))
+    write_datasheet_stats(where / "DATASHEET.md", stats_markdown(prefs, responses, model_name, profile, task))
     print(f"wrote {len(responses)} responses and {len(prefs)} preference records ({len(pairs)} comparisons) "
           f"in {time.perf_counter() - start:.0f} s, peak memory {report.peak_memory_mb():.0f} MB")
 

@@ -116,10 +116,12 @@ def _text_box(title: str, text: str) -> str:
 class AnnotationApp:
     """The widget: asks the annotator's name once, then shows one comparison at a time.
 
-    `queue_for(name)` is called the first time a name is seen, to schedule that annotator's queue.
+    `queue_for(name)` is called the first time a name is seen, to schedule that annotator's queue; `dims` are the
+    rubric dimensions offered for 1-3 scores (the task's, `tuple(task.weights)`).
     """
 
-    def __init__(self, store: Store, queue_for=None, annotator: str | None = None, instructions: str = ""):
+    def __init__(self, store: Store, queue_for=None, annotator: str | None = None, instructions: str = "",
+                 dims: tuple[str, ...] = SCORE_DIMS):
         self.store, self.queue_for, self.session = store, queue_for, None
         self.source, self._shown_at = "widget", time.perf_counter()
         self.name = w.Text(placeholder="Your name (asked once)", description="Annotator:")
@@ -135,7 +137,7 @@ class AnnotationApp:
         for key, button in self.buttons.items():
             button.on_click(lambda _, k=key: self._choose(k))
         self.scores = {d: w.ToggleButtons(options=["-", "1", "2", "3"], value="-", description=d,
-                                          style={"button_width": "34px"}) for d in SCORE_DIMS}
+                                          style={"button_width": "34px"}) for d in dims}
         self.rationale = w.Textarea(placeholder="Why? (optional)", layout=w.Layout(width="100%", height="48px"))
         self.back_button, self.undo_button = w.Button(description="◀ Back"), w.Button(description="Undo")
         self.back_button.on_click(lambda _: self._move(back=True))
@@ -220,6 +222,7 @@ def simulate(app: AnnotationApp, persona, prompts: dict[str, dict], seed: int = 
     left. Returns the number of clicks.
     """
     from . import annotators, rubric
+    score = persona.gold or rubric.score     # the persona's task's gold rubric (its 1-3 scores go in the form)
     clicks = 0
     app.source = "simulated"
     try:
@@ -228,10 +231,11 @@ def simulate(app: AnnotationApp, persona, prompts: dict[str, dict], seed: int = 
             key = f"{cur['item_id']}#{cur['repeat']}"
             pick = persona.choose(prompt, cur["left"], cur["right"], key, seed, position=cur["position"])
             preferred = cur["left"] if pick == "a" else cur["right"] if pick == "b" else None
-            app.rationale.value = annotators.rationale(prompt, cur["left"], cur["right"], pick)
+            app.rationale.value = annotators.rationale(prompt, cur["left"], cur["right"], pick, score)
             if preferred is not None:
-                for dim, value in rubric.score(prompt, preferred).scores_1to3().items():
-                    app.scores[dim].value = str(value)
+                for dim, value in score(prompt, preferred).scores_1to3().items():
+                    if dim in app.scores:
+                        app.scores[dim].value = str(value)
             app.buttons[{"a": "left", "b": "right"}.get(pick, "tie")].click()
             clicks += 1
     finally:

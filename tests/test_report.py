@@ -109,7 +109,7 @@ def test_require_names_every_missing_number_and_its_notebook():
         report.require(data)
     assert "policies.dpo.kl_to_base" in str(err.value) and "fairness.planted_bias_control.flagged" in str(err.value)
     assert "05_eval_fairness" in str(err.value)
-    assert report.missing({}) == list(report.CONTRACT)
+    assert report.missing({}) == list(report.contract({}))
 
 
 def test_report_markdown_shows_the_numbers_and_the_plots(tmp_path):
