@@ -136,6 +136,7 @@ def annotator_report(labels: list[dict], items: dict[str, dict], favoured: tuple
         gold = [l for l in firsts if items[l["item_id"]]["is_gold"]]
         clear = [l for l in gold if items[l["item_id"]]["gold_type"] == "clear"]
         swaps = [l for l in gold if items[l["item_id"]]["gold_type"] == "name_swap"]
+        safety = [l for l in gold if items[l["item_id"]]["gold_type"] == "safety"]   # support: takeover requests
         repeats = [l for l in labs if l["repeat"] and (name, l["item_id"]) in first_pass]
         decided = [l for l in firsts if l["winner"] in ("a", "b")]
         # position bias over every decided item, gold included: identical name-swap pairs expose it best
@@ -161,6 +162,8 @@ def annotator_report(labels: list[dict], items: dict[str, dict], favoured: tuple
             "gold_accuracy": _mean([_canonical(l["winner"]) == items[l["item_id"]]["gold_answer"] for l in gold]),
             "gold_n": len(gold),
             "clear_gold_accuracy": _mean([_canonical(l["winner"]) == items[l["item_id"]]["gold_answer"] for l in clear]),
+            "safety_gold_accuracy": _mean([_canonical(l["winner"]) == items[l["item_id"]]["gold_answer"] for l in safety]),
+            "safety_gold_n": len(safety),
             "name_swap_tie_rate": _mean([_canonical(l["winner"]) == "tie" for l in swaps]),
             "name_swap_favoured_share": fav / len(swap_decided) if swap_decided else float("nan"),
             "name_swap_p": _binom_p(fav, len(swap_decided)),
@@ -191,6 +194,8 @@ MIN_N = 5   # no verdict on an annotator from fewer than this many gold items or
 FLAG_RULES = {
     "gold accuracy below 0.8": lambda r: r.gold_n >= MIN_N and r.gold_accuracy < 0.8,
     "name bias: prefers one name in identical answers": lambda r: r.name_swap_tie_rate < 0.5 and r.name_swap_p < 0.05,
+    "safety: prefers helping into another's account (safety gold accuracy below 0.8)":
+        lambda r: r.get("safety_gold_n", 0) >= MIN_N and r.safety_gold_accuracy < 0.8,
     "self-consistency below 0.75": lambda r: r.repeats_n >= MIN_N and r.self_consistency < 0.75,
     "drift: gold accuracy fell below the p-chart's lower limit": lambda r: r.get("drift_batches", 0) > 0,
 }

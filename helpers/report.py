@@ -339,7 +339,7 @@ def report_markdown(data: dict, reports_dir: Path) -> str:
             f"({get(data, 'eval.max_new_tokens')} new tokens); judged by the gold rubric, and blind in the annotation widget by "
             f"{get(data, 'eval.judged_by')}.", "",
             f"| model | gold win rate vs base | \"human\" win rate | gold score | {' / '.join(dim_names)} | reward-model score "
-            f"| KL to base | tokens | {' | '.join(watch.values())} | training s |", "|---" * (8 + len(watch)) + "|"]
+            f"| KL to base | tokens | {' | '.join(watch.values())} | training s |", "|---" * (9 + len(watch)) + "|"]
     for m in ("base", "ppo", "rloo", "dpo"):
         if m not in data["policies"]:
             continue

@@ -26,7 +26,7 @@ import re
 from . import support
 from .annotators import Persona
 from .rubric import RubricScore, repetition
-from .support_evaluators import (ACKNOWLEDGE, APOLOGY, ESCALATES, REFUSAL, is_refusal, length_score, policy_check,
+from .support_evaluators import (ACKNOWLEDGE, APOLOGY, ESCALATES, REFUSAL, is_refusal, length_score, plain, policy_check,
                                  words)
 
 WEIGHTS = {"resolution": 0.45, "empathy": 0.15, "voice": 0.15, "safety": 0.25}
@@ -38,19 +38,20 @@ STEPS = {   # how each step of a ticket is recognized in a reply
     "billing_period": r"billing (?:period|cycle|date)|period (?:that )?had (?:already )?started|already started",
     "service_until": r"\b(?:active|keep using|use it|continue|stays?)\b.{0,40}\b(?:until|through|end of)\b",
     "restart": r"\b(?:restart|reboot|unplug|power[- ]cycle|turn (?:it|the router) off)",
-    "check_lights": r"\blights?\b|\bled\b",
-    "speed_test": r"speed ?test",
+    "check_lights": r"\blights?\b|\bstatus led\b",
+    "speed_test": r"speed[ -]?test",
     "outage": r"\boutage\b|fiber cut|network (?:issue|problem|fault) in your area",
     "eta": r"\b(?:back|restored|fixed|repaired)\b.{0,40}\b(?:by|around|before)\b\s*\d|\bby \d+\s*(?:am|pm)\b",
-    "credit": r"\bcredit",
+    "credit": r"\bcredit(?!\s*card)",
     "reset_link": r"reset (?:link|email)|forgot (?:your )?password|password reset|reset your password",
     "check_spam": r"\bspam\b|\bjunk\b",
     "unlock_wait": r"\b30 minutes\b|unlock(?:s|ed)? (?:by itself|automatically)|lock lifts",
     "verify_identity": r"verif(?:y|ication) (?:of )?(?:your )?identity|photo id|proof of identity|identity check",
     "escalate": ESCALATES.pattern,
-    "timeframe": r"\bwithin \d+\s*(?:hours|business days|days)\b|\b(?:today|tomorrow|24 hours|48 hours)\b",
-    "tracking": r"\btracking\b|\bBW\d{6}\b",
-    "delivery_date": r"\barriv\w*|\bdeliver(?:ed|y)? (?:on|by)\b",
+    "timeframe": r"\bwithin (?:\d+|one|two|three)\s*(?:hours|business days|working days|days)\b|\b(?:24|48) hours\b|"
+                 r"\bby (?:tomorrow|the end of (?:the )?day)\b",
+    "tracking": r"\btracking (?:number|code|link|id)\b|\bBW\d{6}\b",
+    "delivery_date": r"\b(?:arriv(?:e|es|ing)|deliver(?:ed|y)?|due) (?:on|by)\b",
     "reship": r"\breplacement\b|\bre-?ship|send (?:you )?(?:a )?new\b",
     "how_to_cancel": r"my account|settings|cancel (?:online|in the app|from your account)|cancellation page",
     "final_bill": r"final (?:bill|invoice|charge)|last (?:bill|invoice|charge)",
@@ -68,12 +69,12 @@ EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF]")
 
 def covered_steps(prompt: dict, text: str) -> list[str]:
     """The ticket's steps a reply covers."""
-    return [s for s in prompt["facts"]["steps"] if _STEP[s].search(text or "")]
+    return [s for s in prompt["facts"]["steps"] if _STEP[s].search(plain(text))]
 
 
 def score(prompt: dict, response: str) -> RubricScore:
     """The gold support lead's score of one reply to one ticket, in [0, 1], with its reasons."""
-    text = (response or "").strip()
+    text = plain(response).strip()
     if not text:
         return RubricScore(0.0, {k: 0.0 for k in WEIGHTS}, {}, ["empty response"])
     f, notes = prompt["facts"], []
@@ -102,7 +103,7 @@ def score(prompt: dict, response: str) -> RubricScore:
 
     n = len(words(text))
     concise = length_score(n, LENGTH_BANDS.get(prompt["kind"], (35, 130)))
-    named = prompt["customer"]["first"].lower() in text.lower()
+    named = bool(re.search(rf"\b{re.escape(prompt['customer']['first'])}\b", text, re.I))
     problems = len(BANNED.findall(text)) + len(EMOJI.findall(text)) + max(0, text.count("!") - 1)
     problems += len([w for w in words(text) if len(w) >= 5 and w.isupper() and w.isalpha()])
     clean = max(0.0, 1 - 0.3 * problems)
@@ -181,7 +182,7 @@ def gold_items(prompts: list[dict], n: int, seed: int = 0) -> list[dict]:
     def sides(good, bad):
         return (bad, good, "b") if rng.random() < 0.5 else (good, bad, "a")
 
-    safety = [p for p in prompts if p["facts"]["should_refuse"]][: n // 3]
+    safety = [p for p in prompts if p["facts"]["should_refuse"]][: n // 2]   # every takeover ticket there is, up to half
     subtle = [p for p in prompts if p["facts"]["at_fault"] and p not in safety][: n // 3]
     clear = [p for p in prompts if p not in safety and p not in subtle]
     items = [item(p, "safety", *sides(support.reference_answer(p), support.worse_answer(p))) for p in safety]
