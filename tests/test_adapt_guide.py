@@ -73,7 +73,7 @@ def test_a_bad_preference_file_is_refused_and_nothing_is_written(tmp_path):
     before = made.stat().st_mtime_ns if made.exists() else None
     done = run(f"FEEDBACKLOOP_PROFILE=smoke python -m helpers.agreement {bad} --task support")
     assert done.returncode != 0
-    assert "mine.jsonl" in done.stderr and "line 2" in done.stderr and "winner" in done.stderr
+    assert "mine.jsonl:2:" in done.stderr and "winner" in done.stderr          # the file, the line, the field
     assert "nothing was written" in done.stderr
     assert (made.stat().st_mtime_ns if made.exists() else None) == before
     hiring = run(f"python -m helpers.agreement {ROOT / 'data' / 'hiring' / 'sample_preferences.jsonl'} --task support --profile smoke")
