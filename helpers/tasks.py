@@ -167,7 +167,7 @@ def _support() -> Task:
         intents = df.groupby("intent").agg(tickets=("difficulty", "size"), company_at_fault=("at fault", "mean"),
                                            should_refuse=("refuse", "mean"), should_escalate=("escalate", "mean")).round(2)
         return {"intents (train pool)": intents,
-                "brand voice": pd.DataFrame({"rule": support.BRAND_VOICE.splitlines()[1:]})}
+                "brand voice": pd.DataFrame({"rule": [" ".join(r.split()) for r in support.BRAND_VOICE.split("\n- ")[1:]]})}
 
     def rubric_examples(prompts):
         p = next(q for q in prompts if q["facts"]["at_fault"] and q["facts"]["specifics"])
