@@ -128,9 +128,10 @@ def readme_block(data: dict) -> str:
     """The README's measured block: how long each notebook took, where, in which profile."""
     begin, end = readme_markers(data.get("task"))
     lines = [begin, "",
-             f"Last `make pipeline`: profile `{get(data, 'profile')}`, task `{get(data, 'task')}`, "
-             f"model {get(data, 'base_model')}, on {get(data, 'hardware')}, "
-             f"torch {get(data, 'versions.torch')}, finished {data.get('pipeline', {}).get('finished_at', 'n/a')}.",
+             (f"Last `make pipeline`: profile `{get(data, 'profile')}`, task `{get(data, 'task')}`, " if "pipeline" in data else
+              f"Notebooks run so far (no whole `make pipeline` recorded): profile `{get(data, 'profile')}`, task `{get(data, 'task')}`, ")
+             + f"model {get(data, 'base_model')}, on {get(data, 'hardware')}, torch {get(data, 'versions.torch')}, "
+             f"finished {data.get('pipeline', {}).get('finished_at') or max(s['finished_at'] for s in get(data, 'stages').values())}.",
              "", "| notebook | seconds | peak memory (MB) |", "|---|---|---|"]
     for name, stage in sorted(get(data, "stages").items()):
         lines.append(f"| {name} | {stage['seconds']:.0f} | {stage['peak_mem_mb']:.0f} |")

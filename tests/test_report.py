@@ -140,3 +140,11 @@ def test_results_rows_show_the_evaluation_and_the_audit():
     assert any("evaluation (05, 48 test prompts" in r and "dpo 0.57 [0.47, 0.67]" in r for r in rows)
     assert any("fairness audit (05, 24 profiles" in r and "ppo 0.70 (FLAGGED)" in r and "control 0.33 (FLAGGED)" in r
                for r in rows)
+
+
+def test_readme_block_of_a_partial_run_says_no_whole_pipeline_ran():
+    data = {"profile": "cpu", "task": "support", "base_model": "m", "hardware": "h", "versions": {"torch": "2"},
+            "stages": {"00_setup": {"seconds": 50, "peak_mem_mb": 1, "finished_at": "2026-01-01T09:59:00+00:00"}}}
+    block = report.readme_block(data)
+    assert "no whole `make pipeline` recorded" in block and "finished 2026-01-01T09:59:00+00:00" in block
+    assert block.startswith(report.readme_markers("support")[0]) and "Last `make pipeline`" not in block
