@@ -238,15 +238,15 @@ def prefer(prompt: dict, a: str, b: str, margin: float = 0.02) -> str:
     return "tie" if abs(sa - sb) <= margin else "a" if sa > sb else "b"
 
 
-def win_rate(prompts: list[dict], responses: list[str], baseline: list[str], margin: float = 0.02, prefer=None) -> dict:
-    """How often the gold rubric (`prefer`, default this one) prefers each response to the baseline's answer to the
-    same prompt: ties count half, with Wilson's 95% interval on that share (n = number of prompts)."""
-    prefer = prefer or globals()["prefer"]
+def win_rate(prompts: list[dict], responses: list[str], baseline: list[str], margin: float = 0.02, judge=None) -> dict:
+    """How often a gold rubric's `judge(prompt, a, b, margin)` (default this rubric's `prefer`) prefers each response
+    to the baseline's answer to the same prompt: ties count half, with Wilson's 95% interval (n = number of prompts)."""
+    judge = judge or prefer
     from statsmodels.stats.proportion import proportion_confint
     if not (len(prompts) == len(responses) == len(baseline)) or not prompts:
         raise ValueError(f"need one response and one baseline per prompt: {len(prompts)} prompts, "
                          f"{len(responses)} responses, {len(baseline)} baseline responses")
-    verdicts = [prefer(p, a, b, margin) for p, a, b in zip(prompts, responses, baseline)]
+    verdicts = [judge(p, a, b, margin) for p, a, b in zip(prompts, responses, baseline)]
     wins, ties, n = verdicts.count("a"), verdicts.count("tie"), len(verdicts)
     lo, hi = proportion_confint(wins + 0.5 * ties, n, method="wilson")
     return {"win_rate": round((wins + 0.5 * ties) / n, 4), "ci95": [round(lo, 4), round(hi, 4)],

@@ -91,7 +91,7 @@ class Task:
     def win_rate(self, prompts: list[dict], responses: list[str], baseline: list[str], margin: float = 0.02) -> dict:
         """How often the gold rubric prefers each response to the baseline's (ties half), with Wilson's 95% interval."""
         from .rubric import win_rate
-        return win_rate(prompts, responses, baseline, margin, prefer=self.prefer)
+        return win_rate(prompts, responses, baseline, margin, judge=self.prefer)
 
     def rollout_evaluators(self, prompts: list[dict]) -> dict[str, Callable]:
         """The evaluators as PPO sees them: fn(chats, texts) -> list of floats, the prompt found by its user message."""
