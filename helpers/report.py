@@ -124,14 +124,20 @@ def readme_markers(task: str | None) -> tuple[str, str]:
             "do not edit) -->", f"<!-- measured:{task}:end -->")
 
 
+def finished_at(data: dict) -> str:
+    """When the run a report describes finished: the whole `make pipeline`'s end, else the last notebook's."""
+    return data.get("pipeline", {}).get("finished_at") or max(s.get("finished_at", "") for s in get(data, "stages").values())
+
+
 def readme_block(data: dict) -> str:
     """The README's measured block: how long each notebook took, where, in which profile."""
     begin, end = readme_markers(data.get("task"))
+    whole = "pipeline" in data
+    lead = "Last `make pipeline`" if whole else "Notebooks run so far (no whole `make pipeline` recorded)"
+    finished = finished_at(data)
     lines = [begin, "",
-             (f"Last `make pipeline`: profile `{get(data, 'profile')}`, task `{get(data, 'task')}`, " if "pipeline" in data else
-              f"Notebooks run so far (no whole `make pipeline` recorded): profile `{get(data, 'profile')}`, task `{get(data, 'task')}`, ")
-             + f"model {get(data, 'base_model')}, on {get(data, 'hardware')}, torch {get(data, 'versions.torch')}, "
-             f"finished {data.get('pipeline', {}).get('finished_at') or max(s['finished_at'] for s in get(data, 'stages').values())}.",
+             f"{lead}: profile `{get(data, 'profile')}`, task `{get(data, 'task')}`, model {get(data, 'base_model')}, "
+             f"on {get(data, 'hardware')}, torch {get(data, 'versions.torch')}, finished {finished}.",
              "", "| notebook | seconds | peak memory (MB) |", "|---|---|---|"]
     for name, stage in sorted(get(data, "stages").items()):
         lines.append(f"| {name} | {stage['seconds']:.0f} | {stage['peak_mem_mb']:.0f} |")
@@ -320,7 +326,7 @@ def report_markdown(data: dict, reports_dir: Path) -> str:
     require(data)
     reports_dir = Path(reports_dir)
     stages = get(data, "stages")
-    date = data.get("pipeline", {}).get("finished_at") or max(s.get("finished_at", "") for s in stages.values())
+    date = finished_at(data)
     v = data.get("versions", {})
     out = [f"# FeedbackLoop report: task `{data['task']}`, profile `{data['profile']}`", "",
            "Generated from `metrics.json` in this folder (by the end of 05_eval_fairness, or `make readme`); every number below was "
