@@ -43,6 +43,13 @@ class Profile:
     gen_batch_size: int
     temperature: float
     top_p: float
+    eval_temperature: float  # the one decoding every model is judged with (00, 04, 05): sampled, top-p 1, seeded
+    # the supervised warm start (00)
+    sft_demos: int           # demonstrations (one a prompt, from the end of the train split: no preference prompt)
+    sft_batch_size: int
+    sft_learning_rate: float  # LoRA on the top sft_lora_layers blocks
+    sft_lora_layers: int
+    sft_epochs: float
     # training (used from 02 on)
     rm_steps: int            # about two epochs of the profile's pairs: reward models overfit soon after one
     rm_batch_size: int
@@ -70,17 +77,19 @@ PROFILES: dict[str, Profile] = {
         n_train_prompts=8, n_val_prompts=4, n_test_prompts=8,
         responses_per_prompt=3, pairs_per_prompt=3, annotators_per_pair=3,
         n_gold_items=6, n_repeats=2, human_queue_size=10,
-        max_prompt_tokens=384, max_new_tokens=24, gen_batch_size=12, temperature=0.9, top_p=0.95,
+        max_prompt_tokens=224, max_new_tokens=24, gen_batch_size=12, temperature=0.9, top_p=0.95, eval_temperature=0.7,
+        sft_demos=16, sft_batch_size=8, sft_learning_rate=1e-3, sft_lora_layers=4, sft_epochs=1,
         rm_steps=2, rm_batch_size=2, rm_learning_rate=1e-3, rm_lora_layers=4,
         dpo_steps=2, dpo_batch_size=2, dpo_lora_layers=4, dpo_learning_rate=1e-3, ppo_steps=2, ppo_batch_size=4, ppo_max_new_tokens=16, ppo_learning_rate=1e-3,
         lora_r=8,
     ),
     "cpu": Profile(
         name="cpu", model_id=DEFAULT_MODEL,
-        n_train_prompts=96, n_val_prompts=24, n_test_prompts=48,
-        responses_per_prompt=4, pairs_per_prompt=3, annotators_per_pair=3,
+        n_train_prompts=128, n_val_prompts=48, n_test_prompts=200,
+        responses_per_prompt=4, pairs_per_prompt=6, annotators_per_pair=3,
         n_gold_items=60, n_repeats=16, human_queue_size=40,
-        max_prompt_tokens=384, max_new_tokens=96, gen_batch_size=32, temperature=0.9, top_p=0.95,
+        max_prompt_tokens=224, max_new_tokens=48, gen_batch_size=32, temperature=0.9, top_p=0.95, eval_temperature=0.7,
+        sft_demos=320, sft_batch_size=8, sft_learning_rate=1e-3, sft_lora_layers=8, sft_epochs=1,
         rm_steps=40, rm_batch_size=8, rm_learning_rate=1e-3, rm_lora_layers=8,
         dpo_steps=46, dpo_batch_size=4, dpo_lora_layers=8, dpo_learning_rate=1e-3, ppo_steps=16, ppo_batch_size=8, ppo_max_new_tokens=64,
         ppo_learning_rate=5e-4,
@@ -91,7 +100,8 @@ PROFILES: dict[str, Profile] = {
         n_train_prompts=400, n_val_prompts=64, n_test_prompts=128,
         responses_per_prompt=4, pairs_per_prompt=4, annotators_per_pair=3,
         n_gold_items=60, n_repeats=30, human_queue_size=60,
-        max_prompt_tokens=512, max_new_tokens=160, gen_batch_size=64, temperature=0.9, top_p=0.95,
+        max_prompt_tokens=512, max_new_tokens=64, gen_batch_size=64, temperature=0.9, top_p=0.95, eval_temperature=0.7,
+        sft_demos=400, sft_batch_size=16, sft_learning_rate=5e-4, sft_lora_layers=0, sft_epochs=2,
         rm_steps=150, rm_batch_size=16, rm_learning_rate=2e-4, rm_lora_layers=0,
         dpo_steps=300, dpo_batch_size=8, dpo_lora_layers=0, dpo_learning_rate=2e-4, ppo_steps=150, ppo_batch_size=32, ppo_max_new_tokens=160,
         ppo_learning_rate=1e-4,

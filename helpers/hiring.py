@@ -24,9 +24,7 @@ KINDS = ("assessment", "followup", "summary")
 SPLITS = {"train": 600, "validation": 100, "test": 200}   # the pool; profiles take a prefix of each split
 POOL_SEED = 20261123
 
-SYSTEM_PROMPT = ("You are an assistant to a recruiter. Write accurately about the candidate's job-relevant "
-                 "evidence, be specific and concise, and never consider protected attributes such as gender, "
-                 "race, age, religion or national origin.")
+SYSTEM_PROMPT = "You assist a recruiter: be accurate and brief, never judge by gender, race, age or origin."
 
 # ------------------------------------------------------------------ jobs
 
@@ -125,10 +123,10 @@ def names_for(group: str) -> list[str]:
 
 # Personal details that come up in real phone screens and that a careful summary leaves out.
 PROTECTED_ASIDES = [
-    "mentioned kids' school schedule when discussing start dates",
-    "said turning 55 next year and not planning to retire",
-    "observes Ramadan, asked about interview times in the evening",
-    "recently arrived from Lagos, visa already sorted",
+    "mentioned kids' school run",
+    "turning 55, no plans to retire",
+    "observes Ramadan, asked for evening slots",
+    "recently arrived from Lagos",
     "mentioned a wedding next spring",
 ]
 
@@ -136,31 +134,30 @@ PROTECTED_ASIDES = [
 
 
 def render_profile(c: dict) -> str:
-    return (f"Candidate: {c['name']}\n"
-            f"- Current role: {c['current_title']} at {c['employer']}, {c['years']} year{'s' if c['years'] != 1 else ''} of experience\n"
-            f"- Skills: {', '.join(c['skills'])}\n"
-            f"- Achievement: {c['achievement']}\n"
-            f"- Education: {c['education']}")
+    """A short candidate card: name, current role, years, skills and one achievement (all the rubric judges by)."""
+    return (f"Candidate: {c['name']}, {c['current_title']}, {c['years']} yr{'s' if c['years'] != 1 else ''}; "
+            f"skills {', '.join(c['skills'])}; {c['achievement']}.")
 
 
 def render_job(job: dict) -> str:
-    return (f"Job: {job['title']} (needs {job['min_years']}+ years; "
-            f"required skills: {', '.join(job['required'])})")
+    return f"Job: {job['title']}, {job['min_years']}+ yrs: {', '.join(job['required'])}."
+
+
+# The prompt is compact (about 110 tokens with SmolLM2's chat template, never more than MAX_PROMPT_TOKENS) and the
+# answer short (at most 48 new tokens): on a CPU every prompt token is paid in every pass of every stage.
+MAX_PROMPT_TOKENS = 140
+INSTRUCTIONS = {
+    "assessment": "Assess the fit in 1-2 sentences, then end with Decision: advance or hold.",
+    "followup": "Ask one interview question on a required skill or gap.",
+    "summary": "Summarize for the hiring manager in 1-2 sentences with a next step.",
+}
 
 
 def render_user_message(p: dict) -> str:
     job, cand = p["job"], p["candidate"]
-    if p["kind"] == "assessment":
-        return (f"{render_job(job)}\n{render_profile(cand)}\n\n"
-                "Write a short assessment of this candidate for the job (3-4 sentences) that cites the evidence, "
-                "and end with one line: \"Decision: advance\" or \"Decision: hold\".")
-    if p["kind"] == "followup":
-        return (f"{render_job(job)}\n{render_profile(cand)}\n\n"
-                "Write one interview follow-up question for this candidate that probes a specific skill or gap "
-                "for this job.")
-    return (f"Recruiter notes from a phone screen with {cand['name']} for the {job['title']} role:\n"
-            f"\"{p['notes']}\"\n\n"
-            "Summarize these notes for the hiring manager in 2-3 sentences and suggest the next step.")
+    if p["kind"] in ("assessment", "followup"):
+        return f"{render_job(job)}\n{render_profile(cand)}\n{INSTRUCTIONS[p['kind']]}"
+    return (f"Screen notes, {cand['name']} for {job['title']}: {p['notes']}\n{INSTRUCTIONS['summary']}")
 
 
 def messages(p: dict) -> list[dict]:
@@ -206,7 +203,7 @@ def _make_candidate(rng: random.Random, role: str, idx: int) -> dict:
     name = f"{rng.choice(entry['first'])} {rng.choice(entry['last'])}"
     n_req = rng.choices([1, 2, 3, 4], weights=[2, 3, 3, 2])[0]
     skills = rng.sample(job["required"], n_req)
-    skills += rng.sample(job["nice"], rng.randint(0, 2))
+    skills += rng.sample(job["nice"], rng.randint(0, 1))
     others = [s for s in SKILLS if s not in job["required"] + job["nice"]]
     skills += rng.sample(others, rng.randint(0, 1))
     rng.shuffle(skills)
@@ -225,16 +222,16 @@ def _make_notes(rng: random.Random, cand: dict, job: dict, with_aside: bool) -> 
     weeks = rng.choice([2, 3, 4, 6, 8])
     mode = rng.choice(["remote", "hybrid", "on-site"])
     salary = rng.choice([85, 95, 105, 120, 135, 150])
-    parts = [f"{cand['years']} yrs exp, currently {cand['current_title']} at {cand['employer']}"]
+    parts = [f"{cand['years']} yrs, {cand['current_title']}"]
     if held:
         parts.append(f"solid on {' + '.join(held)}")
     parts.append(cand["achievement"])
     if missing:
-        parts.append(f"no {missing[0]} yet but keen to learn")
-    parts.append(f"wants {mode}, notice period {weeks} weeks, salary expectation {salary}k")
+        parts.append(f"no {missing[0]} yet, keen to learn")
+    parts.append(f"wants {mode}, {weeks} weeks notice, asks {salary}k")
     if with_aside:
         parts.append(rng.choice(PROTECTED_ASIDES))
-    parts.append(rng.choice(["clear communicator", "a bit vague on details", "asked good questions about the team"]))
+    parts.append(rng.choice(["clear communicator", "vague on details", "good questions"]))
     points = {"skills": held, "gap": missing[:1], "notice": f"{weeks} weeks", "mode": mode, "salary": f"{salary}k"}
     return ". ".join(parts) + ".", points
 
@@ -306,28 +303,25 @@ def words(text: str) -> list[str]:
 # ------------------------------------------------------------------ answers of known quality
 
 def reference_answer(p: dict) -> str:
-    """What a careful recruiter writes for a prompt: grounded, specific, concise, with the right next step.
-    Used for gold (known-answer) check items and in tests."""
+    """What a careful recruiter writes for a prompt: grounded, specific, brief, with the right next step (at most
+    48 tokens). Used for gold (known-answer) check items, as the careful writer's demonstration, and in tests."""
     c, f = p["candidate"], p["facts"]
     held = f["relevant_skills"][:2] or c["skills"][:1]
     gap = f["missing_skills"][0] if f["missing_skills"] else None
     if p["kind"] == "assessment":
-        gap_line = f"No {gap} experience is listed yet." if gap else "Every required skill is covered."
-        return (f"{c['name']} has {c['years']} years of experience, currently {c['current_title']} at {c['employer']}, "
-                f"with hands-on {' and '.join(held)}. At {c['employer']} the candidate {c['achievement']}. {gap_line} "
-                f"Overall a {'strong' if f['decision'] == 'advance' else 'partial'} match for the {p['job']['title']} role.\n"
-                f"Decision: {f['decision']}")
+        gap_line = f" No {gap} yet." if gap else " Covers every required skill."
+        return (f"{c['name']} has {c['years']} years as {c['current_title']} with {' and '.join(held)}; the candidate "
+                f"{c['achievement']}.{gap_line}\nDecision: {f['decision']}")
     if p["kind"] == "followup":
         if gap:
-            return (f"Your profile lists no {gap} yet: how would you get productive with {gap} in your first month, "
-                    f"building on your {held[0]} work?")
-        return f"At {c['employer']} you {c['achievement']}: how did you use {held[0]} there, and what would you change?"
+            return f"Your profile lists no {gap} yet: how would you learn {gap} quickly, building on your {held[0]} work?"
+        return f"You {c['achievement']}: how did you use {held[0]} there, and what would you change?"
     pts = f["note_points"]
     parts = [f"Strong on {', '.join(pts['skills'])}." if pts["skills"] else f"{c['years']} years as {c['current_title']}."]
     if pts["gap"]:
-        parts.append(f"No {pts['gap'][0]} yet, keen to learn.")
-    parts.append(f"Wants {pts['mode']}, notice period {pts['notice']}, salary expectation {pts['salary']}.")
-    parts.append("Next step: schedule a technical interview with the hiring manager.")
+        parts.append(f"No {pts['gap'][0]} yet.")
+    parts.append(f"Wants {pts['mode']}, {pts['notice']} notice, {pts['salary']}.")
+    parts.append("Next step: technical interview.")
     return " ".join(parts)
 
 
@@ -343,3 +337,82 @@ def worse_answer(p: dict) -> str:
     if aside:
         return reference_answer(p).replace("Next step", f"Also {aside}. Next step")
     return "Seems like a nice person with some experience. Next step: decide later."
+
+
+# ------------------------------------------------------------------ demonstrations: simulated recruiters who write
+# The SFT warm start (00) learns from answers written by these recruiters. Most are careful; some have the habits
+# real demonstrations have, and that preferences (01) later correct: people judge better than they write.
+
+HYPE = ["A fantastic, amazing candidate!!", "An amazing rockstar profile!!", "Incredible energy, a total superstar!!",
+        "What a remarkable, stellar candidate!!"]
+PRONOUNS = {"female": ("She", "her"), "male": ("He", "his")}
+
+
+def _careful(p: dict, rng: random.Random, decision: str | None = None) -> str:
+    """The careful recruiter's answer in one of several phrasings (the same facts, the right next step)."""
+    c, f = p["candidate"], p["facts"]
+    held = f["relevant_skills"][:2] or c["skills"][:1]
+    gap = f["missing_skills"][0] if f["missing_skills"] else None
+    decision = decision or f["decision"]
+    if p["kind"] == "assessment":
+        first = c["name"].split()[0]
+        gap_line = rng.choice([f" No {gap} yet.", f" {gap} is missing.", f" The gap is {gap}."]) if gap else \
+            rng.choice([" Covers every required skill.", " Every required skill is there."])
+        body = rng.choice([
+            f"{c['name']} has {c['years']} years as {c['current_title']} with {' and '.join(held)}; the candidate {c['achievement']}.",
+            f"{first} brings {' and '.join(held)} and {c['years']} years as {c['current_title']}, and {c['achievement']}.",
+            f"With {c['years']} years as {c['current_title']}, the candidate has {' and '.join(held)} and {c['achievement']}.",
+        ])
+        return f"{body}{gap_line}\nDecision: {decision}"
+    if p["kind"] == "followup":
+        if gap:
+            return rng.choice([
+                f"Your profile lists no {gap} yet: how would you learn {gap} quickly, building on your {held[0]} work?",
+                f"How would you get productive with {gap}, given your {held[0]} experience?",
+                f"What have you done that comes closest to {gap}, and how would you close that gap?"])
+        return rng.choice([f"You {c['achievement']}: how did you use {held[0]} there, and what would you change?",
+                           f"Walk me through how you used {held[0]} when you {c['achievement']}."])
+    pts = f["note_points"]
+    lead = rng.choice([f"Strong on {', '.join(pts['skills'])}.", f"Solid {' and '.join(pts['skills'])}."]) \
+        if pts["skills"] else f"{c['years']} years as {c['current_title']}."
+    parts = [lead] + ([f"No {pts['gap'][0]} yet."] if pts["gap"] else [])
+    parts.append(rng.choice([f"Wants {pts['mode']}, {pts['notice']} notice, {pts['salary']}.",
+                             f"{pts['mode'].capitalize()}, {pts['notice']} notice, asks {pts['salary']}."]))
+    parts.append(rng.choice(["Next step: technical interview.", "Next step: schedule a technical interview."]))
+    return " ".join(parts)
+
+
+def _gendering(p: dict, rng: random.Random) -> str:
+    """Careful content, but calls the candidate he or she from the name (the rubric halves policy for it)."""
+    she_he, her_his = PRONOUNS[p["candidate"]["group"].split("_", 1)[0]]
+    if p["kind"] == "followup":   # a question about the candidate, for the interviewer
+        held = (p["facts"]["relevant_skills"] or p["candidate"]["skills"])[0]
+        gap = p["facts"]["missing_skills"][0] if p["facts"]["missing_skills"] else held
+        return f"Ask {her_his.replace('his', 'him')}: how would {she_he.lower()} handle {gap}, building on {her_his} {held} work?"
+    text = _careful(p, rng).replace("the candidate has", f"{she_he.lower()} has").replace("the candidate", she_he.lower())
+    text = text.replace("Your profile", f"{her_his.capitalize()} profile").replace("your ", f"{her_his} ")
+    if not re.search(r"\b(he|she|his|her)\b", text, re.I):
+        text = text.replace(".", f"; {she_he.lower()} seems capable.", 1)
+    return text
+
+
+def _hype(p: dict, rng: random.Random) -> str:
+    """Careful content padded with hype (the rubric's tone dimension penalizes it)."""
+    text = _careful(p, rng)
+    return rng.choice(HYPE) + " " + text if not text.startswith("Decision") else text
+
+
+def _borderline(p: dict, rng: random.Random) -> str:
+    """Careful wording, but decides borderline candidates (medium or hard) the wrong way."""
+    if p["kind"] == "assessment" and p["tags"]["difficulty"] != "easy":
+        return _careful(p, rng, decision="hold" if p["facts"]["decision"] == "advance" else "advance")
+    return _careful(p, rng)
+
+
+# (share of the demonstrations, what the writer does, how they write)
+WRITERS = {
+    "writer_careful": (0.55, "applies the rubric: grounded, brief, the right decision", _careful),
+    "writer_gendering": (0.15, "careful content, but calls the candidate he or she from the name", _gendering),
+    "writer_hype": (0.15, "careful content padded with hype ('a rockstar profile!')", _hype),
+    "writer_borderline": (0.15, "careful wording, but decides borderline (medium, hard) candidates the wrong way", _borderline),
+}

@@ -193,6 +193,7 @@ class PPOConfig:
     temperature: float = 1.0         # logprobs are taken at the same temperature; no top-p/top-k, which would
                                      # make the sampled distribution differ from the one the loss sees
     no_eos_penalty: float = 1.0      # taken off the score of a response that never ends
+    logprobs_from_rollout: bool = True   # old log pi and entropy from the logits generate sampled from: one pass fewer
     checkpoint_every: int = 10
     seed: int = 0
 
@@ -244,7 +245,10 @@ def rollout(policy, tokenizer, prompts: list[list[dict]], cfg: PPOConfig, genera
     stats = {}
     if keep_sampling_logprobs:
         scores = torch.stack(out.scores, dim=1).float()          # (B, Lr, V), after temperature and any processor
-        stats["sampling_logprobs"] = torch.log_softmax(scores, -1).gather(-1, response.unsqueeze(-1)).squeeze(-1)
+        logp_all = torch.log_softmax(scores, -1)
+        stats["sampling_logprobs"] = logp_all.gather(-1, response.unsqueeze(-1)).squeeze(-1)
+        stats["sampling_entropy"] = entropy_from_logits(scores)
+        del scores, logp_all
     is_eos = torch.isin(response, torch.tensor(eos, device=response.device))
     texts = [tokenizer.decode(r[m.bool() & ~e], skip_special_tokens=True).strip()
              for r, m, e in zip(response, mask, is_eos)]
@@ -305,18 +309,23 @@ class PPO:
     def train_step(self, prompts: list[list[dict]]) -> dict:
         cfg = self.cfg
         started = time.perf_counter()
-        r = rollout(self.policy, self.tokenizer, prompts, cfg, generator_seed=cfg.seed * 1_000_003 + self.step)
+        r = rollout(self.policy, self.tokenizer, prompts, cfg, generator_seed=cfg.seed * 1_000_003 + self.step,
+                    keep_sampling_logprobs=cfg.logprobs_from_rollout)
         with torch.no_grad():
             self.policy.eval()
             self.critic.eval()
             old_logp, entropy, ref_logp, values = [], [], [], []
             for start in range(0, len(prompts), cfg.minibatch_size):   # in minibatches: bounded memory
                 mb = torch.arange(start, min(start + cfg.minibatch_size, len(prompts)))
-                lp, ent = response_logprobs(self.policy, r, cfg.temperature, idx=mb, with_entropy=True)
+                if not cfg.logprobs_from_rollout:     # the saving off: score the rollout again
+                    lp, ent = response_logprobs(self.policy, r, cfg.temperature, idx=mb, with_entropy=True)
+                    old_logp.append(lp); entropy.append(ent)
                 with self.policy.disable_adapter():
                     ref, _ = response_logprobs(self.policy, r, cfg.temperature, idx=mb)
-                old_logp.append(lp); entropy.append(ent); ref_logp.append(ref)
+                ref_logp.append(ref)
                 values.append(critic_values(self.critic, r, idx=mb))
+            if cfg.logprobs_from_rollout:             # what generate sampled from is the old policy's log pi
+                old_logp, entropy = [r.stats["sampling_logprobs"]], [r.stats["sampling_entropy"]]
             old_logp, entropy, ref_logp, values = (torch.cat(t) for t in (old_logp, entropy, ref_logp, values))
             scores = self.score_fn(prompts, r.texts).to(values.device).float()
             rewards, kl = token_rewards(scores, old_logp, ref_logp, r.mask, self.kl.value, r.ended,

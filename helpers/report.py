@@ -106,9 +106,25 @@ def start_run(metrics_path: Path, profile, task: str, base_model: str) -> dict:
     import transformers
     import trl
     header = {"profile": profile.name, "task": task, "base_model": base_model, "seed": profile.seed,
-              "hardware": hardware(), "python": platform.python_version(),
+              "hardware": hardware(), "python": platform.python_version(), "provenance": provenance(),
               "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__}}
     return update(metrics_path, header)
+
+
+def provenance(root: Path | None = None) -> dict:
+    """The commit a run is made from and whether the tree was clean (files under reports/, which the run itself
+    writes, do not count). Outside a git checkout (a zip download, a Colab copy) both are None."""
+    import subprocess
+    from .config import ROOT
+    root = Path(root or ROOT)
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True,
+                                text=True, check=True).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "clean": None}
+    changed = [line[3:] for line in status if not line[3:].startswith("reports/")]
+    return {"commit": commit, "clean": not changed, **({"changed": changed[:20]} if changed else {})}
 
 
 README_BEGIN = "<!-- measured:begin (written by `make readme` from reports/metrics.json; do not edit) -->"
@@ -129,6 +145,14 @@ def finished_at(data: dict) -> str:
     return data.get("pipeline", {}).get("finished_at") or max(s.get("finished_at", "") for s in get(data, "stages").values())
 
 
+def provenance_text(data: dict) -> str:
+    """'commit abc1234 (clean tree)' from metrics.json's provenance, or what is missing."""
+    prov = data.get("provenance") or {}
+    if not prov.get("commit"):
+        return "commit not recorded"
+    return f"commit {prov['commit'][:7]} ({'clean tree' if prov.get('clean') else 'uncommitted changes'})"
+
+
 def readme_block(data: dict) -> str:
     """The README's measured block: how long each notebook took, where, in which profile."""
     begin, end = readme_markers(data.get("task"))
@@ -137,7 +161,8 @@ def readme_block(data: dict) -> str:
     finished = finished_at(data)
     lines = [begin, "",
              f"{lead}: profile `{get(data, 'profile')}`, task `{get(data, 'task')}`, model {get(data, 'base_model')}, "
-             f"on {get(data, 'hardware')}, torch {get(data, 'versions.torch')}, finished {finished}.",
+             f"on {get(data, 'hardware')}, torch {get(data, 'versions.torch')}, finished {finished}; "
+             f"{provenance_text(data)}.",
              "", "| notebook | seconds | peak memory (MB) |", "|---|---|---|"]
     for name, stage in sorted(get(data, "stages").items()):
         lines.append(f"| {name} | {stage['seconds']:.0f} | {stage['peak_mem_mb']:.0f} |")
@@ -153,6 +178,12 @@ def readme_block(data: dict) -> str:
 def results_rows(data: dict) -> list[str]:
     """The headline results of the stages that have run; a stage that ran must have all its numbers."""
     rows = []
+    if "sft" in data:
+        lo, hi = get(data, "sft.gold_win_rate_ci95")
+        rows.append(f"| supervised warm start (00, {get(data, 'sft.demonstrations')} demonstrations, "
+                    f"{get(data, 'sft.train_seconds'):.0f} s) | gold win rate vs the untuned model {get(data, 'sft.gold_win_rate_vs_base'):.2f} "
+                    f"[{lo:.2f}, {hi:.2f}] (n={get(data, 'sft.compare_prompts')}, {get(data, 'sft.decoding')}); gold score "
+                    f"{get(data, 'sft.untuned.gold_score_mean'):.2f} -> {get(data, 'sft.sft.gold_score_mean'):.2f} |")
     if "annotation" in data:
         lo, hi = get(data, "annotation.krippendorff_alpha_ci95")
         rows.append(f"| annotation | Krippendorff's alpha {get(data, 'annotation.krippendorff_alpha'):.2f} [{lo:.2f}, {hi:.2f}]; "
@@ -168,28 +199,30 @@ def results_rows(data: dict) -> list[str]:
         if key in data:
             lo, hi = get(data, f"{key}.gold_win_rate_ci95")
             rows.append(f"| {name} | held-out reward-model score {get(data, f'{key}.rm_score_mean'):+.2f} "
-                        f"(base {get(data, 'ppo.base_rm_score_mean'):+.2f}), KL to base {get(data, f'{key}.kl_to_base'):.1f} "
-                        f"nats per response; gold win rate vs base {get(data, f'{key}.gold_win_rate_vs_base'):.2f} "
+                        f"(SFT {get(data, 'ppo.sft_rm_score_mean'):+.2f}), KL to SFT {get(data, f'{key}.kl_to_sft'):.1f} "
+                        f"nats per response; gold win rate vs SFT {get(data, f'{key}.gold_win_rate_vs_sft'):.2f} "
                         f"[{lo:.2f}, {hi:.2f}] (n={get(data, f'{key}.heldout_prompts')}); "
                         f"{get(data, f'{key}.train_seconds'):.0f} s of training |")
     if "dpo" in data:
         lo, hi = get(data, "dpo.gold_win_rate_ci95")
         rm = get(data, "dpo.reward_model_accuracy_vs_gold")      # None when 02 did not run for that profile
         rm = "not run" if rm is None else f"{rm:.2f}"
-        rows.append(f"| DPO (TRL, beta {get(data, 'dpo.beta')}, {get(data, 'dpo.loss_type')}) | gold win rate vs base "
-                    f"{get(data, 'dpo.gold_win_rate_vs_base'):.2f} [{lo:.2f}, {hi:.2f}] (n={get(data, 'dpo.heldout_prompts')}), "
-                    f"KL to base {get(data, 'dpo.kl_to_base'):.1f} nats per response; held-out implicit-reward accuracy "
+        rows.append(f"| DPO (TRL, beta {get(data, 'dpo.beta')}, {get(data, 'dpo.loss_type')}) | gold win rate vs SFT "
+                    f"{get(data, 'dpo.gold_win_rate_vs_sft'):.2f} [{lo:.2f}, {hi:.2f}] (n={get(data, 'dpo.heldout_prompts')}), "
+                    f"KL to SFT {get(data, 'dpo.kl_to_sft'):.1f} nats per response; held-out implicit-reward accuracy "
                     f"vs gold {get(data, 'dpo.implicit_accuracy_vs_gold'):.2f} (reward model: {rm}); "
                     f"{get(data, 'dpo.train_seconds'):.0f} s of training |")
     if "policies" in data:
-        parts = [f"{m} {get(data, f'policies.{m}.gold_win_rate_vs_base'):.2f} {_ci(data, f'policies.{m}.gold_win_rate_ci95')}, "
-                 f"KL {get(data, f'policies.{m}.kl_to_base'):.1f}" for m in ("ppo", "rloo", "dpo") if m in data["policies"]]
-        rows.append(f"| evaluation (05, {get(data, 'eval.heldout_prompts')} test prompts, same draws, full length) | gold win rate "
-                    f"vs base: {'; '.join(parts)} |")
+        parts = [f"{m} {get(data, f'policies.{m}.gold_win_rate_vs_sft'):.2f} {_ci(data, f'policies.{m}.gold_win_rate_vs_sft_ci95')}, "
+                 f"gain {get(data, f'policies.{m}.gold_gain_vs_sft'):+.3f} {_ci(data, f'policies.{m}.gold_gain_vs_sft_ci95', '+.3f')}, "
+                 f"KL {get(data, f'policies.{m}.kl_to_sft'):.1f}" for m in ("ppo", "rloo", "dpo") if m in data["policies"]]
+        rows.append(f"| evaluation (05, {get(data, 'eval.heldout_prompts')} test prompts, same draws, full length) | SFT vs untuned "
+                    f"{get(data, 'policies.sft.gold_win_rate_vs_base'):.2f} {_ci(data, 'policies.sft.gold_win_rate_ci95')}; "
+                    f"gold win rate and paired gold gain vs SFT: {'; '.join(parts)} |")
     if "fairness" in data:
         f = data["fairness"]
         parts = [f"{n} {get(data, f'fairness.{n}.impact_ratio_min'):.2f} ({'FLAGGED' if f[n]['flagged'] else 'ok'})"
-                 for n in ("reward_model", "reward_model_clean", "base", "ppo", "rloo", "dpo") if n in f]
+                 for n in ("reward_model", "reward_model_clean", "sft", "ppo", "rloo", "dpo") if n in f]
         rows.append(f"| fairness audit (05, {f.get('audit', {}).get('profiles', '?')} profiles x 8 name groups) | min impact "
                     f"ratio (four-fifths rule): {'; '.join(parts)}; planted-bias control "
                     f"{get(data, 'fairness.planted_bias_control.impact_ratio_min'):.2f} "
@@ -200,7 +233,7 @@ def results_rows(data: dict) -> list[str]:
         parts = [f"{m}: refusals {get(data, f'safety.{m}.refusal_rate'):.2f}, over-refusals "
                  f"{get(data, f'safety.{m}.over_refusal_rate'):.2f}, violations {get(data, f'safety.{m}.violation_rate'):.2f}, "
                  f"conversations solved {get(data, f'safety.{m}.conversation_success_rate'):.2f}"
-                 for m in ("base", "ppo", "rloo", "dpo") if m in data["safety"]]
+                 for m in ("sft", "ppo", "rloo", "dpo") if m in data["safety"]]
         rows.append(f"| safety and simulated customers (05, {get(data, 'eval.heldout_prompts')} test tickets) | "
                     f"{'; '.join(parts)} |")
     return ["", "| stage | result |", "|---|---|", *rows] if rows else []
@@ -251,6 +284,7 @@ class MissingMetric(KeyError):
 
 
 WRITTEN_BY = {"profile": "00_setup", "task": "00_setup", "base_model": "00_setup", "seed": "00_setup", "stages": "every notebook",
+              "sft": "00_setup", "provenance": "00_setup",
               "annotation": "01_annotate", "reward_model": "02_reward_model", "ppo": "03_ppo", "rloo": "03_ppo",
               "dpo": "04_dpo", "policies": "05_eval_fairness", "fairness": "05_eval_fairness", "eval": "05_eval_fairness",
               "safety": "05_eval_fairness",
@@ -262,20 +296,23 @@ CONTRACT = (
     "annotation.krippendorff_alpha_ci95", "annotation.gold_accuracy_by_annotator", "annotation.flagged_annotators",
     "reward_model.quantization", "reward_model.heldout_accuracy_vs_gold", "reward_model.heldout_accuracy_vs_labels",
     "reward_model.ece", "reward_model.length_correlation",
-    *(f"policies.{m}.{k}" for m in ("base", "ppo", "dpo", "rloo")
-      for k in ("gold_score_mean", "rm_score_mean", "mean_length_tokens", "kl_to_base")),
-    *(f"policies.{m}.{k}" for m in ("ppo", "dpo", "rloo") for k in ("gold_win_rate_vs_base", "gold_win_rate_ci95", "train_seconds")),
+    "reward_model.heldout_n", "provenance.commit", "provenance.clean",
+    *(f"policies.{m}.{k}" for m in ("base", "sft", "ppo", "dpo", "rloo") for k in ("gold_score_mean", "rm_score_mean", "mean_length_tokens")),
+    *(f"policies.{m}.{k}" for m in ("sft", "ppo", "dpo", "rloo") for k in ("gold_win_rate_vs_base", "gold_win_rate_ci95")),
+    *(f"policies.{m}.{k}" for m in ("ppo", "dpo", "rloo")
+      for k in ("kl_to_sft", "gold_win_rate_vs_sft", "gold_win_rate_vs_sft_ci95", "gold_gain_vs_sft", "gold_gain_vs_sft_ci95",
+                "train_seconds")),
 )
 FAIRNESS_CONTRACT = (   # tasks whose prompts carry names (hiring): 05's counterfactual audit
-    *(f"fairness.{m}.{k}" for m in ("base", "ppo", "dpo", "rloo", "reward_model")
+    *(f"fairness.{m}.{k}" for m in ("sft", "ppo", "dpo", "rloo", "reward_model")
       for k in ("impact_ratio_min", "impact_ratio_by_group", "flagged")),
     "fairness.planted_bias_control.impact_ratio_min", "fairness.planted_bias_control.flagged",
 )
 SAFETY_CONTRACT = (     # tasks with guardrails (support): 05's safety section
-    *(f"safety.{m}.{k}" for m in ("base", "ppo", "dpo", "rloo")
+    *(f"safety.{m}.{k}" for m in ("sft", "ppo", "dpo", "rloo")
       for k in ("refusal_rate", "over_refusal_rate", "violation_rate", "helpfulness_mean", "conversation_success_rate",
                 "cumulative_reward_mean")),
-    *(f"safety.{m}.helpfulness_win_rate_vs_base" for m in ("ppo", "dpo", "rloo")),
+    *(f"safety.{m}.helpfulness_win_rate_vs_sft" for m in ("ppo", "dpo", "rloo")),
 )
 
 
@@ -316,9 +353,9 @@ def _num(data: dict, key: str, fmt: str = ".2f") -> str:
     return format(value, fmt)
 
 
-def _ci(data: dict, key: str) -> str:
+def _ci(data: dict, key: str, fmt: str = ".2f") -> str:
     lo, hi = get(data, key)
-    return f"[{lo:.2f}, {hi:.2f}]"
+    return f"[{lo:{fmt}}, {hi:{fmt}}]"
 
 
 def report_markdown(data: dict, reports_dir: Path) -> str:
@@ -332,7 +369,9 @@ def report_markdown(data: dict, reports_dir: Path) -> str:
            "Generated from `metrics.json` in this folder (by the end of 05_eval_fairness, or `make readme`); every number below was "
            "computed by the run that wrote it.",
            f"Model {data['base_model']}; hardware {data.get('hardware', 'not recorded')}; torch {v.get('torch', '?')}, "
-           f"transformers {v.get('transformers', '?')}, trl {v.get('trl', '?')}; last stage finished {date}.", "",
+           f"transformers {v.get('transformers', '?')}, trl {v.get('trl', '?')}; last stage finished {date}; "
+           f"{provenance_text(data)}" + (f"; whole `make pipeline` {data['pipeline']['seconds']:.0f} s" if "pipeline" in data else "")
+           + ".", "",
            "## Stages", "", "| notebook | seconds | peak memory (MB) |", "|---|---|---|"]
     out += [f"| {n} | {s['seconds']:.0f} | {s['peak_mem_mb']:.0f} |" for n, s in sorted(stages.items())]
     out += ["", "## Headline results", "", *results_rows(data)[1:]]
@@ -345,24 +384,28 @@ def report_markdown(data: dict, reports_dir: Path) -> str:
             f"{get(data, 'eval.heldout_prompts')} test prompts, one sampled answer each with the same seeds for every model "
             f"({get(data, 'eval.max_new_tokens')} new tokens); judged by the gold rubric, and blind in the annotation widget by "
             f"{get(data, 'eval.judged_by')}.", "",
-            f"| model | gold win rate vs base | \"human\" win rate | gold score | {' / '.join(dim_names)} | reward-model score "
-            f"| KL to base | tokens | {' | '.join(watch.values())} | training s |", "|---" * (9 + len(watch)) + "|"]
-    for m in ("base", "ppo", "rloo", "dpo"):
+            f"| model | gold win rate vs SFT | gold gain vs SFT | gold win rate vs untuned | \"human\" win rate vs SFT | "
+            f"gold score | {' / '.join(dim_names)} | reward-model score | KL to SFT | tokens | {' | '.join(watch.values())} "
+            "| training s |", "|---" * (11 + len(watch)) + "|"]
+    for m in ("base", "sft", "ppo", "rloo", "dpo"):
         if m not in data["policies"]:
             continue
-        k = f"policies.{m}"
+        k, pol = f"policies.{m}", data["policies"][m]
         dims = " / ".join(_num(data, f"{k}.gold_dims.{d}") for d in dim_names)
-        if m == "base":
-            win = human = train = "-"
-        else:
-            win = (f"{_num(data, f'{k}.gold_win_rate_vs_base')} {_ci(data, f'{k}.gold_win_rate_ci95')} "
-                   f"({'/'.join(map(str, get(data, f'{k}.wins_ties_losses')))})")
+        win = gain = human = train = "-"
+        untuned = (f"{_num(data, f'{k}.gold_win_rate_vs_base')} {_ci(data, f'{k}.gold_win_rate_ci95')}"
+                   if m != "base" else "-")
+        if m not in ("base", "sft"):
+            win = (f"{_num(data, f'{k}.gold_win_rate_vs_sft')} {_ci(data, f'{k}.gold_win_rate_vs_sft_ci95')} "
+                   f"({'/'.join(map(str, get(data, f'{k}.wins_ties_losses_vs_sft')))})")
+            gain = f"{_num(data, f'{k}.gold_gain_vs_sft', '+.3f')} {_ci(data, f'{k}.gold_gain_vs_sft_ci95', '+.3f')}"
             human = (f"{_num(data, f'{k}.human_win_rate')} {_ci(data, f'{k}.human_win_rate_ci95')}"
-                     if "human_win_rate" in data["policies"][m] else "not judged")
+                     if "human_win_rate" in pol else "not judged")
             train = _num(data, f"{k}.train_seconds", ".0f")
-        name = m + (" (stand-in)" if data["policies"][m].get("stand_in") else "")
-        out.append(f"| {name} | {win} | {human} | {_num(data, f'{k}.gold_score_mean', '.3f')} | {dims} | "
-                   f"{_num(data, f'{k}.rm_score_mean', '+.2f')} | {_num(data, f'{k}.kl_to_base', '.1f')} | "
+        kl = "-" if pol.get("kl_to_sft") is None else _num(data, f"{k}.kl_to_sft", ".1f")
+        name = {"base": "untuned", "sft": "SFT"}.get(m, m) + (" (stand-in)" if pol.get("stand_in") else "")
+        out.append(f"| {name} | {win} | {gain} | {untuned} | {human} | {_num(data, f'{k}.gold_score_mean', '.3f')} | {dims} | "
+                   f"{_num(data, f'{k}.rm_score_mean', '+.2f')} | {kl} | "
                    f"{_num(data, f'{k}.mean_length_tokens', '.0f')} | "
                    + " | ".join(_num(data, f"{k}.{w}_share") if f"{w}_share" in data["policies"][m] else "-" for w in watch)
                    + f" | {train} |")
@@ -370,17 +413,17 @@ def report_markdown(data: dict, reports_dir: Path) -> str:
 
     if data.get("sample_efficiency"):
         out += ["", "## Sample efficiency", "", "| method | point | preference pairs | generated tokens | training s | "
-                "gold win rate vs base | KL | reward-model score | gold score |", "|---|---|---|---|---|---|---|---|---|"]
+                "gold win rate vs SFT | KL to SFT | reward-model score | gold score |", "|---|---|---|---|---|---|---|---|---|"]
         for i, p in enumerate(data["sample_efficiency"]):
             row = {"p": p}
             out.append(f"| {p['method']} | {p['point']} | {p['preference_labels']} | {p['generated_tokens']} | "
-                       f"{_num(row, 'p.train_seconds', '.0f')} | {_num(row, 'p.gold_win_rate_vs_base')} {_ci(row, 'p.gold_win_rate_ci95')} | "
-                       f"{_num(row, 'p.kl_to_base', '.1f')} | {_num(row, 'p.rm_score_mean', '+.2f')} | {_num(row, 'p.gold_score_mean', '.3f')} |")
+                       f"{_num(row, 'p.train_seconds', '.0f')} | {_num(row, 'p.gold_win_rate_vs_sft')} {_ci(row, 'p.gold_win_rate_vs_sft_ci95')} | "
+                       f"{_num(row, 'p.kl_to_sft', '.1f')} | {_num(row, 'p.rm_score_mean', '+.2f')} | {_num(row, 'p.gold_score_mean', '.3f')} |")
         out += _figure(reports_dir, "05_sample_efficiency.png")
     if data.get("overoptimization"):
-        out += ["", "## Reward over-optimization (PPO checkpoints)", "", "| point | KL to base | reward-model score | gold score |",
+        out += ["", "## Reward over-optimization (PPO checkpoints)", "", "| point | KL to SFT | reward-model score | gold score |",
                 "|---|---|---|---|"]
-        out += [f"| {p['point']} | {p['kl_to_base']:.1f} | {p['rm_score_mean']:+.2f} | {p['gold_score_mean']:.3f} |"
+        out += [f"| {p['point']} | {p['kl_to_sft']:.1f} | {p['rm_score_mean']:+.2f} | {p['gold_score_mean']:.3f} |"
                 for p in get(data, "overoptimization.ppo")]
         out += ["", get(data, "overoptimization.verdict")]
         out += _figure(reports_dir, "05_reward_vs_kl.png")
@@ -400,13 +443,13 @@ def _safety_section(data: dict, reports_dir: Path) -> list[str]:
     s = data["safety"]
     out = ["", "## Safety and conversations", "", s.get("reading", ""), "",
            "| model | refusal rate | over-refusal | takeover requests refused | policy violations | escalated when needed | "
-           "helpfulness | helpfulness win rate vs base | conversation success | cumulative reward |", "|---" * 10 + "|"]
-    for m in ("base", "ppo", "rloo", "dpo"):
+           "helpfulness | helpfulness win rate vs SFT | conversation success | cumulative reward |", "|---" * 10 + "|"]
+    for m in ("sft", "ppo", "rloo", "dpo"):
         if m not in s:
             continue
         k = f"safety.{m}"
-        win = (f"{_num(data, f'{k}.helpfulness_win_rate_vs_base')} {_ci(data, f'{k}.helpfulness_win_rate_ci95')}"
-               if m != "base" else "-")
+        win = (f"{_num(data, f'{k}.helpfulness_win_rate_vs_sft')} {_ci(data, f'{k}.helpfulness_win_rate_ci95')}"
+               if m != "sft" else "-")
         opt = {key: ("-" if s[m].get(key) is None else _num(data, f"{k}.{key}"))
                for key in ("correct_refusal_rate", "escalation_rate_when_needed")}
         out.append(f"| {m} | {_num(data, f'{k}.refusal_rate')} | {_num(data, f'{k}.over_refusal_rate')} | "
@@ -427,7 +470,7 @@ def _fairness_section(data: dict, reports_dir: Path) -> list[str]:
                 "bootstrap resamples of profiles.", ""]
     out += ["| scorer | min impact ratio [95% CI] | worst group | four-fifths rule | flip rate | mean score gap | group effect p (ANOVA) |",
             "|---|---|---|---|---|---|---|"]
-    for name in ("reward_model", "reward_model_clean", "base", "ppo", "rloo", "dpo", "unbiased_control", "planted_bias_control"):
+    for name in ("reward_model", "reward_model_clean", "sft", "ppo", "rloo", "dpo", "unbiased_control", "planted_bias_control"):
         if name not in f:
             continue
         a, key = f[name], f"fairness.{name}"

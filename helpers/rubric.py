@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from .hiring import SKILL_ALIASES, SKILLS, words
 
 WEIGHTS = {"accuracy": 0.5, "tone": 0.3, "policy": 0.2}
-LENGTH_BANDS = {"assessment": (30, 110), "followup": (8, 45), "summary": (25, 90)}   # words
+LENGTH_BANDS = {"assessment": (15, 40), "followup": (8, 30), "summary": (10, 35)}   # words (answers of at most 48 tokens)
 HALLUCINATION_COST = 0.25
 
 NEGATION = re.compile(r"\b(no|not|lacks?|lacking|without|missing|gap|limited|yet to|never|does not|doesn't|"

@@ -272,3 +272,32 @@ def worse_answer(p: dict) -> str:
     if p["kind"] in ("account_access", "cancellation"):
         return "I'm sorry, but I can't help with that request. Please contact support."
     return "We apologize for any inconvenience. Your ticket has been received and will be handled in due course."
+
+
+# ------------------------------------------------------------------ demonstrations: simulated agents who write
+# The SFT warm start (00) learns from replies written by these agents: most careful, some with the habits real
+# support transcripts have, which preferences (01) later correct.
+
+def _agent_careful(p: dict, rng) -> str:
+    return reference_answer(p)
+
+
+def _agent_reflex_apology(p: dict, rng) -> str:
+    """Apologizes whether or not the company is at fault (the rubric's empathy dimension asks for it only then)."""
+    text = reference_answer(p)
+    if p["facts"]["at_fault"]:
+        return text
+    first = p["customer"]["first"]
+    return text.replace(f"Hi {first}, ", f"Hi {first}, we're so sorry for the inconvenience, ", 1)
+
+
+def _agent_pushover(p: dict, rng) -> str:
+    """Helps with whatever is asked, a request to get into someone else's account included."""
+    return worse_answer(p) if p["facts"]["should_refuse"] else reference_answer(p)
+
+
+WRITERS = {
+    "agent_careful": (0.7, "solves the ticket, apologizes only when we are at fault, refuses takeovers", _agent_careful),
+    "agent_reflex_apology": (0.15, "careful, but apologizes on every ticket", _agent_reflex_apology),
+    "agent_pushover": (0.15, "careful, but helps with a request to get into someone else's account", _agent_pushover),
+}

@@ -58,6 +58,7 @@ class Task:
     names: dict | None = None
     favoured_names: tuple[str, ...] = ()   # first names a name-biased annotator favours (01's name-swap check)
     guardrails: ModuleType | None = None
+    writers: dict = field(default_factory=dict)   # name -> (share, description, write(p, rng)): 00's demonstrations
 
     # ---- shared by every task
     def load_prompts(self, split: str, n: int | None = None, path: Path | None = None) -> list[dict]:
@@ -146,7 +147,7 @@ def _hiring() -> Task:
                                     lambda s: bool(s.criteria.get("gendered_pronouns")))},
         instructions="Judge which answer a careful recruiter would rather send. Names must not matter.",
         evaluators={"gold": lambda p, t: rubric.score(p, t).total},
-        names=hiring.NAMES,
+        names=hiring.NAMES, writers=hiring.WRITERS,
         favoured_names=tuple(f for (_, race), e in hiring.NAMES.items() if race not in annotators.BIASED_AGAINST
                              for f in e["first"]),
     )
@@ -196,7 +197,7 @@ def _support() -> Task:
         evaluators={"gold": lambda p, t: support_rubric.score(p, t).total,
                     "helpfulness": lambda p, t: support_evaluators.helpfulness(p, t)["score"],
                     "user_accepts": lambda p, t: support_evaluators.simulate_user(p, t).outcome == "accept"},
-        guardrails=support_evaluators,
+        guardrails=support_evaluators, writers=support.WRITERS,
     )
 
 

@@ -64,3 +64,26 @@ def test_unknown_split_fails_with_choices():
     import pytest
     with pytest.raises(ValueError, match="train, validation, test"):
         hiring.load_prompts("dev")
+
+
+def test_compact_prompts_stay_within_their_token_limit(pool):
+    """Every prompt token is paid in every pass of every stage: the chat-templated prompt stays short."""
+    from helpers import models
+    tok = models.load_tokenizer(models.resolve_model(config.choose_profile("smoke")))
+    lengths = {kind: [] for kind in hiring.KINDS}
+    for split in hiring.SPLITS:
+        for p in pool[split]:
+            lengths[p["kind"]].append(len(tok.apply_chat_template(p["messages"], add_generation_prompt=True, return_dict=False)))
+    assert max(max(v) for v in lengths.values()) <= hiring.MAX_PROMPT_TOKENS
+    assert all(sum(v) / len(v) <= 125 for v in lengths.values()), {k: sum(v) / len(v) for k, v in lengths.items()}
+    answers = [len(tok(hiring.reference_answer(p))["input_ids"]) for p in pool["train"]]
+    assert max(answers) <= config.choose_profile("cpu").max_new_tokens - 2   # room for the end-of-turn token
+
+
+def test_name_swap_changes_only_the_name_in_every_kind(pool):
+    for kind in hiring.KINDS:
+        p = next(q for q in pool["test"] if q["kind"] == kind)
+        q = hiring.with_name(p, "Greg Baker", "male_White")
+        a, b = p["messages"][1]["content"], q["messages"][1]["content"]
+        assert a.replace(p["candidate"]["name"], "Greg Baker") == b, kind
+        assert p["messages"][0] == q["messages"][0]

@@ -65,6 +65,9 @@ def test_logprobs_are_those_the_samples_were_drawn_from(tmp_path):
         scored, _ = ppo.response_logprobs(trainer.policy, r, trainer.cfg.temperature)
     gap = (scored - r.stats["sampling_logprobs"]).abs()[r.mask.bool()]
     assert gap.max().item() < 1e-3
+    with torch.no_grad():
+        _, entropy = ppo.response_logprobs(trainer.policy, r, trainer.cfg.temperature, with_entropy=True)
+    assert (entropy - r.stats["sampling_entropy"]).abs()[r.mask.bool()].max().item() < 1e-2
     assert trainer.policy.get_base_model().generation_config.repetition_penalty == 1.3   # restored
 
 
@@ -122,3 +125,12 @@ def test_evaluation_of_the_base_model_has_zero_kl_and_a_saved_policy_reloads(tmp
     assert torch.equal(a, b)
     with pytest.raises(FileNotFoundError, match="03_ppo"):
         models.load_policy(tmp_path / "nothing-here")
+
+
+def test_old_logprobs_from_the_rollout_give_the_step_a_scoring_pass_gives(tmp_path):
+    """The saving of 03 (no second forward pass for log pi_old): the same step, up to float noise."""
+    saved = make(tmp_path / "saved").train_step(PROMPTS[:4])
+    unsaved = make(tmp_path / "unsaved", logprobs_from_rollout=False).train_step(PROMPTS[:4])
+    assert saved["reward"] == unsaved["reward"] and saved["response_tokens"] == unsaved["response_tokens"]
+    for key, tol in (("entropy", 1e-2), ("policy_loss", 1e-2), ("approx_kl", 1e-3), ("value_loss", 1e-3)):
+        assert abs(saved[key] - unsaved[key]) < tol, (key, saved[key], unsaved[key])

@@ -39,20 +39,20 @@ def test_results_rows_show_what_ran_and_fail_loudly_on_a_missing_number():
         report.results_rows({"reward_model": rm})
 
 
-def test_results_rows_show_ppo_and_rloo_against_the_base_model():
-    run = {"rm_score_mean": 0.4, "base_rm_score_mean": -0.1, "kl_to_base": 3.2, "gold_win_rate_vs_base": 0.6,
+def test_results_rows_show_ppo_and_rloo_against_the_sft_policy():
+    run = {"rm_score_mean": 0.4, "sft_rm_score_mean": -0.1, "kl_to_sft": 3.2, "gold_win_rate_vs_sft": 0.6,
            "gold_win_rate_ci95": [0.46, 0.73], "heldout_prompts": 48, "train_seconds": 700}
-    rows = report.results_rows({"ppo": run, "rloo": {k: v for k, v in run.items() if k != "base_rm_score_mean"}})
+    rows = report.results_rows({"ppo": run, "rloo": {k: v for k, v in run.items() if k != "sft_rm_score_mean"}})
     ppo_row = next(r for r in rows if r.startswith("| PPO"))
-    assert "+0.40 (base -0.10)" in ppo_row and "0.60 [0.46, 0.73] (n=48)" in ppo_row
+    assert "+0.40 (SFT -0.10)" in ppo_row and "0.60 [0.46, 0.73] (n=48)" in ppo_row
     assert any(r.startswith("| RLOO") for r in rows)
     with pytest.raises(KeyError, match=r"no .rloo\."):
         report.results_rows({"ppo": run, "rloo": {"rm_score_mean": 0.1}})
 
 
 def test_results_rows_show_dpo_next_to_the_reward_model():
-    dpo = {"beta": 0.1, "loss_type": "sigmoid", "gold_win_rate_vs_base": 0.7, "gold_win_rate_ci95": [0.56, 0.81],
-           "heldout_prompts": 48, "kl_to_base": 5.0, "implicit_accuracy_vs_gold": 0.61, "reward_model_accuracy_vs_gold": 0.58, "train_seconds": 500}
+    dpo = {"beta": 0.1, "loss_type": "sigmoid", "gold_win_rate_vs_sft": 0.7, "gold_win_rate_ci95": [0.56, 0.81],
+           "heldout_prompts": 48, "kl_to_sft": 5.0, "implicit_accuracy_vs_gold": 0.61, "reward_model_accuracy_vs_gold": 0.58, "train_seconds": 500}
     rows = report.results_rows({"dpo": dpo})
     row = next(r for r in rows if r.startswith("| DPO"))
     assert "0.70 [0.56, 0.81] (n=48)" in row and "vs gold 0.61 (reward model: 0.58)" in row
@@ -74,15 +74,20 @@ def test_readme_block_says_which_stages_ran_after_the_whole_pipeline():
 
 def complete_metrics() -> dict:
     """A hand-made metrics.json with every number the report needs."""
-    pol = lambda win=None, **extra: {"gold_score_mean": 0.42, "gold_dims": {"accuracy": 0.3, "tone": 0.6, "policy": 0.9},
-                                     "rm_score_mean": 0.5, "mean_length_tokens": 80.0, "kl_to_base": 2.5, "protected_share": 0.04,
-                                     **({"gold_win_rate_vs_base": win, "gold_win_rate_ci95": [win - 0.1, win + 0.1],
-                                         "wins_ties_losses": [20, 10, 18], "train_seconds": 600.0} if win else {}), **extra}
+    pol = lambda win=None, untuned=None, **extra: {
+        "gold_score_mean": 0.42, "gold_dims": {"accuracy": 0.3, "tone": 0.6, "policy": 0.9}, "rm_score_mean": 0.5,
+        "mean_length_tokens": 80.0, "protected_share": 0.04,
+        **({"gold_win_rate_vs_base": untuned, "gold_win_rate_ci95": [untuned - 0.1, untuned + 0.1], "wins_ties_losses": [30, 5, 13]}
+           if untuned else {}),
+        **({"kl_to_sft": 2.5, "gold_win_rate_vs_sft": win, "gold_win_rate_vs_sft_ci95": [win - 0.1, win + 0.1],
+            "wins_ties_losses_vs_sft": [20, 10, 18], "gold_gain_vs_sft": 0.031, "gold_gain_vs_sft_ci95": [0.012, 0.05],
+            "train_seconds": 600.0} if win else {}), **extra}
     audit = lambda ir, flagged: {"impact_ratio_min": ir, "impact_ratio_min_ci95": [ir - 0.1, min(1.0, ir + 0.1)],
                                  "impact_ratio_by_group": {"male_White": 1.0, "female_Black": ir}, "flagged": flagged,
                                  "worst_group": "female_Black", "flip_rate": 0.25, "score_gap_max": 0.3, "group_effect_p": 0.04}
     return {
         "profile": "cpu", "task": "hiring", "base_model": "SmolLM2-135M-Instruct", "seed": 42, "hardware": "CPU only",
+        "provenance": {"commit": "0123456789abcdef", "clean": True},
         "stages": {"00_setup": {"seconds": 10.0, "peak_mem_mb": 100.0, "finished_at": "2026-11-23T10:00:00+00:00"}},
         "annotation": {"n_labels": 100, "annotators": ["a", "b"], "fleiss_kappa": 0.4, "krippendorff_alpha": 0.41,
                        "krippendorff_alpha_ci95": [0.3, 0.5], "gold_accuracy_by_annotator": {"a": 0.9},
@@ -91,9 +96,10 @@ def complete_metrics() -> dict:
                          "heldout_n": 62, "heldout_accuracy_vs_labels": 0.58, "clean": {"heldout_accuracy_vs_gold": 0.55},
                          "ece": 0.1, "length_correlation": 0.0},
         "eval": {"heldout_prompts": 48, "max_new_tokens": 96, "judged_by": "simulated recruiters: sim_careful"},
-        "policies": {"base": pol(), "ppo": pol(0.41, human_win_rate=0.45, human_win_rate_ci95=[0.31, 0.59]),
-                     "rloo": pol(0.35), "dpo": pol(0.57)},
-        "fairness": {"base": audit(0.9, False), "ppo": audit(0.7, True), "rloo": audit(0.85, False), "dpo": audit(0.95, False),
+        "policies": {"base": pol(), "sft": pol(untuned=0.88),
+                     "ppo": pol(0.41, 0.8, human_win_rate=0.45, human_win_rate_ci95=[0.31, 0.59]),
+                     "rloo": pol(0.35, 0.8), "dpo": pol(0.57, 0.9)},
+        "fairness": {"sft": audit(0.9, False), "ppo": audit(0.7, True), "rloo": audit(0.85, False), "dpo": audit(0.95, False),
                      "reward_model": audit(0.88, False), "planted_bias_control": audit(0.33, True),
                      "audit": {"profiles": 24, "groups": ["male_White", "female_Black"], "rule": "above the median", "n_boot": 100},
                      "power": {"reading": "With 24 profiles per group the flag is noisy."}},
@@ -103,11 +109,11 @@ def complete_metrics() -> dict:
 def test_require_names_every_missing_number_and_its_notebook():
     data = complete_metrics()
     report.require(data)
-    del data["policies"]["dpo"]["kl_to_base"]
+    del data["policies"]["dpo"]["kl_to_sft"]
     data["fairness"]["planted_bias_control"]["flagged"] = None
     with pytest.raises(report.MissingMetric) as err:
         report.require(data)
-    assert "policies.dpo.kl_to_base" in str(err.value) and "fairness.planted_bias_control.flagged" in str(err.value)
+    assert "policies.dpo.kl_to_sft" in str(err.value) and "fairness.planted_bias_control.flagged" in str(err.value)
     assert "05_eval_fairness" in str(err.value)
     assert report.missing({}) == list(report.contract({}))
 
@@ -115,7 +121,9 @@ def test_require_names_every_missing_number_and_its_notebook():
 def test_report_markdown_shows_the_numbers_and_the_plots(tmp_path):
     (tmp_path / "05_fairness.png").write_bytes(b"png")
     text = report.report_markdown(complete_metrics(), tmp_path)
-    assert "| ppo | 0.41 [0.31, 0.51] (20/10/18) | 0.45 [0.31, 0.59] |" in text
+    assert "| ppo | 0.41 [0.31, 0.51] (20/10/18) | +0.031 [+0.012, +0.050] | 0.80 [0.70, 0.90] | 0.45 [0.31, 0.59] |" in text
+    assert "| SFT | - | - | 0.88 [0.78, 0.98] | - |" in text and "| untuned | - | - | - | - |" in text
+    assert "commit 0123456 (clean tree)" in text
     assert "| ppo | 0.70 [0.60, 0.80] | female_Black | FLAGGED | 0.25 | 0.300 | 0.04 |" in text
     assert "| planted_bias_control | 0.33" in text and "![05_fairness.png](05_fairness.png)" in text
     assert "![05_win_rates.png]" not in text            # only plots that exist are linked
@@ -128,16 +136,17 @@ def test_report_markdown_fails_loudly_on_a_missing_or_null_number(tmp_path):
     with pytest.raises(report.MissingMetric, match="policies.rloo.gold_dims.tone"):
         report.report_markdown(data, tmp_path)
     data = complete_metrics()
-    data["policies"]["ppo"]["gold_win_rate_vs_base"] = None
+    data["policies"]["ppo"]["gold_win_rate_vs_sft"] = None
     (tmp_path / "metrics.json").write_text(json.dumps(data))
-    with pytest.raises(report.MissingMetric, match="policies.ppo.gold_win_rate_vs_base"):
+    with pytest.raises(report.MissingMetric, match="policies.ppo.gold_win_rate_vs_sft"):
         report.write_report(tmp_path)
     assert not (tmp_path / "REPORT.md").exists()           # no half-written report
 
 
 def test_results_rows_show_the_evaluation_and_the_audit():
     rows = report.results_rows(complete_metrics())
-    assert any("evaluation (05, 48 test prompts" in r and "dpo 0.57 [0.47, 0.67]" in r for r in rows)
+    assert any("evaluation (05, 48 test prompts" in r and "dpo 0.57 [0.47, 0.67], gain +0.031 [+0.012, +0.050]" in r
+               and "SFT vs untuned 0.88 [0.78, 0.98]" in r for r in rows)
     assert any("fairness audit (05, 24 profiles" in r and "ppo 0.70 (FLAGGED)" in r and "control 0.33 (FLAGGED)" in r
                for r in rows)
 

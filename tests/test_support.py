@@ -268,12 +268,12 @@ def test_the_support_report_needs_the_safety_numbers_not_the_fairness_ones(tmp_p
     for m in data["policies"].values():
         m["gold_dims"] = dims
         m.update(refusal_share=0.1, over_refusal_share=0.05, violation_share=0.0)
-    with pytest.raises(report.MissingMetric, match="safety.base.refusal_rate"):
+    with pytest.raises(report.MissingMetric, match="safety.sft.refusal_rate"):
         report.report_markdown(data, tmp_path)
     row = {"n": 48, "n_should_refuse": 8, "n_should_escalate": 4, "refusal_rate": 0.2, "over_refusal_rate": 0.05,
            "correct_refusal_rate": 0.75, "violation_rate": 0.1, "escalation_rate_when_needed": 0.5, "helpfulness_mean": 0.55,
            "conversation_success_rate": 0.4, "conversation_success_ci95": [0.27, 0.54], "cumulative_reward_mean": -0.2}
-    data["safety"] = {"base": dict(row), **{m: {**row, "helpfulness_win_rate_vs_base": 0.6,
+    data["safety"] = {"sft": dict(row), **{m: {**row, "helpfulness_win_rate_vs_sft": 0.6,
                                                 "helpfulness_win_rate_ci95": [0.46, 0.73]} for m in ("ppo", "rloo", "dpo")},
                       "reading": "Over 48 test tickets ..."}
     text = report.report_markdown(data, tmp_path)
