@@ -36,11 +36,15 @@ class Project:
         return self.queue(name, chosen)
 
 
-def pair_items(pairs: list[dict], prompts: dict[str, dict], task: str) -> list[dict]:
-    render = tasks.get(task).render_user_message
+def pair_items(pairs: list[dict], prompts: dict[str, dict], task: str, cut: set | None = None) -> list[dict]:
+    """Store items for the comparisons. `cut`: the (prompt id, sample) of answers that hit the token limit, which the
+    widget marks as cut."""
+    render, cut = tasks.get(task).render_user_message, cut or set()
     return [{"item_id": p["pair_id"], "task": task, "kind": prompts[p["prompt_id"]]["kind"], "prompt_id": p["prompt_id"],
              "prompt": render(prompts[p["prompt_id"]]), "response_a": p["response_a"],
-             "response_b": p["response_b"], "tags": {**prompts[p["prompt_id"]]["tags"], "pair_id": p["pair_id"]}}
+             "response_b": p["response_b"], "tags": {**prompts[p["prompt_id"]]["tags"], "pair_id": p["pair_id"],
+                                                     "cut_a": (p["prompt_id"], p.get("sample_a")) in cut,
+                                                     "cut_b": (p["prompt_id"], p.get("sample_b")) in cut}}
             for p in pairs]
 
 
@@ -55,7 +59,8 @@ def open_project(profile: config.Profile, paths: config.Paths, store_path: str |
     rows, responses_file = sample_data.responses_for(paths, train)
     prompts = {p["id"]: p for p in train + validation}
     pairs = records.make_pairs(sample_data.responses_by_prompt(rows), profile.pairs_per_prompt, profile.seed)
-    items = pair_items(pairs, prompts, paths.task)
+    cut = {(r["prompt_id"], r["sample"]) for r in rows if not r.get("finished", True)}
+    items = pair_items(pairs, prompts, paths.task, cut)
     # gold items come from validation prompts that no training pair uses, past the ones kept for validation
     gold = task.gold_items(validation[profile.n_val_prompts:], profile.n_gold_items, profile.seed)
     db = store.Store(store_path)

@@ -10,10 +10,10 @@ repeats whatever order the queue is worked in. Real recruiters replace them in t
 | sim_careful | 0.03 | none: the gold recruiter with a steady hand |
 | sim_steady  | 0.06 | none, a little less precise |
 | sim_noisy   | 0.25 | none, but so noisy that many labels are coin flips; leans to the left response (+0.12) |
-| sim_verbose | 0.05 | prefers long answers: +0.12 utility per 50 words |
+| sim_verbose | 0.05 | prefers long answers: +0.3 utility per 50 words (answers here are short: 15-40 words) |
 | sim_namebias| 0.05 | holds back candidates whose names read as Black or Hispanic: on assessments it adds +0.3 to a "hold" and -0.3 to an "advance" attached to such a name |
 
-sim_steady also tires: the chance that it answers at random, without reading, grows by 0.6 per 100 items into its
+sim_steady also tires: the chance that it answers at random, without reading, grows by 0.1 per 100 items into its
 queue (capped at 0.9): the drift a p-chart should show.
 """
 
@@ -62,7 +62,7 @@ class Persona:
     gold: Callable | None = None  # the task's gold rubric as this persona applies it; None: the hiring rubric
 
     def utility(self, prompt: dict, response: str) -> float:
-        u = (self.gold or rubric.score)(prompt, response).total
+        u = scored(self.gold or rubric.score, prompt, response).total
         u += self.length_per_50_words * len(words(response)) / 50
         if self.name_bias and prompt["kind"] == "assessment":
             if race_of_named(response, prompt) in BIASED_AGAINST:
@@ -88,11 +88,27 @@ class Persona:
 
 PERSONAS = {p.name: p for p in [
     Persona("sim_careful", "applies the rubric closely", noise=0.03),
-    Persona("sim_steady", "applies the rubric, a little less precisely, and tires", noise=0.06, lapse_per_100=0.6),
+    Persona("sim_steady", "applies the rubric, a little less precisely, and tires", noise=0.06, lapse_per_100=0.1),
     Persona("sim_noisy", "rushed: many labels are coin flips, leans to the left response", noise=0.25, left_bias=0.12),
-    Persona("sim_verbose", "prefers longer answers", noise=0.05, length_per_50_words=0.12),
+    Persona("sim_verbose", "prefers longer answers", noise=0.05, length_per_50_words=0.3),
     Persona("sim_namebias", "holds back candidates whose names read as Black or Hispanic", noise=0.05, name_bias=0.3),
 ]}
+
+
+_SCORED: dict = {}
+
+
+def scored(score, prompt: dict, response: str):
+    """`score(prompt, response)`, remembered by (rubric, prompt id, response): a label asks for the same scores
+    several times (the utility of each side, the rationale, the 1-3 form), and the gold rubric is regex work."""
+    key = (score, prompt.get("id"), response)
+    if key[1] is None:
+        return score(prompt, response)
+    if key not in _SCORED:
+        if len(_SCORED) > 200_000:
+            _SCORED.clear()
+        _SCORED[key] = score(prompt, response)
+    return _SCORED[key]
 
 
 def _rng(seed: int, annotator: str, pair_id: str) -> random.Random:
@@ -113,7 +129,7 @@ def rationale(prompt: dict, response_a: str, response_b: str, winner: str, score
     if winner not in ("a", "b"):
         return "Both are about as good." if winner == "tie" else ""
     loser = response_b if winner == "a" else response_a
-    notes = (score or rubric.score)(prompt, loser).notes
+    notes = scored(score or rubric.score, prompt, loser).notes
     other = "B" if winner == "a" else "A"
     return f"{winner.upper()} is better; {other}: {notes[0]}." if notes else f"{winner.upper()} reads better overall."
 

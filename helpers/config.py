@@ -63,6 +63,7 @@ class Profile:
     ppo_batch_size: int      # prompts per rollout
     ppo_max_new_tokens: int  # response length during PPO/RLOO (rollouts dominate a step's time)
     ppo_learning_rate: float  # policy LoRA under PPO and RLOO
+    ppo_lora_layers: int     # LoRA on the top N blocks under PPO and RLOO (0 = all), as rm_lora_layers
     lora_r: int
     seed: int = 42
 
@@ -81,6 +82,7 @@ PROFILES: dict[str, Profile] = {
         sft_demos=16, sft_batch_size=8, sft_learning_rate=1e-3, sft_lora_layers=4, sft_epochs=1,
         rm_steps=2, rm_batch_size=2, rm_learning_rate=1e-3, rm_lora_layers=4,
         dpo_steps=2, dpo_batch_size=2, dpo_lora_layers=4, dpo_learning_rate=1e-3, ppo_steps=2, ppo_batch_size=4, ppo_max_new_tokens=16, ppo_learning_rate=1e-3,
+        ppo_lora_layers=4,
         lora_r=8,
     ),
     "cpu": Profile(
@@ -90,9 +92,9 @@ PROFILES: dict[str, Profile] = {
         n_gold_items=60, n_repeats=16, human_queue_size=40,
         max_prompt_tokens=224, max_new_tokens=48, gen_batch_size=32, temperature=0.9, top_p=0.95, eval_temperature=0.7,
         sft_demos=320, sft_batch_size=8, sft_learning_rate=1e-3, sft_lora_layers=8, sft_epochs=1,
-        rm_steps=40, rm_batch_size=8, rm_learning_rate=1e-3, rm_lora_layers=8,
-        dpo_steps=46, dpo_batch_size=4, dpo_lora_layers=8, dpo_learning_rate=1e-3, ppo_steps=16, ppo_batch_size=8, ppo_max_new_tokens=64,
-        ppo_learning_rate=5e-4,
+        rm_steps=112, rm_batch_size=8, rm_learning_rate=1e-3, rm_lora_layers=8,
+        dpo_steps=56, dpo_batch_size=8, dpo_lora_layers=8, dpo_learning_rate=2e-4, ppo_steps=16, ppo_batch_size=8, ppo_max_new_tokens=48,
+        ppo_learning_rate=5e-4, ppo_lora_layers=8,
         lora_r=16,
     ),
     "gpu": Profile(
@@ -103,8 +105,8 @@ PROFILES: dict[str, Profile] = {
         max_prompt_tokens=512, max_new_tokens=64, gen_batch_size=64, temperature=0.9, top_p=0.95, eval_temperature=0.7,
         sft_demos=400, sft_batch_size=16, sft_learning_rate=5e-4, sft_lora_layers=0, sft_epochs=2,
         rm_steps=150, rm_batch_size=16, rm_learning_rate=2e-4, rm_lora_layers=0,
-        dpo_steps=300, dpo_batch_size=8, dpo_lora_layers=0, dpo_learning_rate=2e-4, ppo_steps=150, ppo_batch_size=32, ppo_max_new_tokens=160,
-        ppo_learning_rate=1e-4,
+        dpo_steps=300, dpo_batch_size=8, dpo_lora_layers=0, dpo_learning_rate=2e-4, ppo_steps=150, ppo_batch_size=32, ppo_max_new_tokens=64,
+        ppo_learning_rate=1e-4, ppo_lora_layers=0,
         lora_r=16,
     ),
 }

@@ -460,15 +460,17 @@ def latest_checkpoint(out_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def policy_model(source: str, precision, r: int = 16):
-    """The base model with fresh LoRA adapters (no dropout, so a rollout's log-probs are reproducible in the
-    update). The reference policy is the same object under `policy.disable_adapter()`: no second copy."""
+def policy_model(source: str, precision, r: int = 16, top_layers: int | None = None):
+    """The starting policy with fresh LoRA adapters (no dropout, so a rollout's log-probs are reproducible in the
+    update), on the top `top_layers` blocks only (None or 0: all), so the backward pass stops there. The reference
+    policy is the same object under `policy.disable_adapter()`: no second copy."""
     from peft import LoraConfig, get_peft_model
 
     from . import models
     model = models.load_model(source, "policy", precision)
+    targets, layers = models.lora_targets(model, top_layers)
     return get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", r=r, lora_alpha=2 * r, lora_dropout=0.0,
-                                            target_modules="all-linear"))
+                                            target_modules=targets, layers_to_transform=layers))
 
 
 def critic_model(precision, reward_dir: Path | None = None, source: str | None = None, r: int = 16):

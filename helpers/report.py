@@ -101,7 +101,10 @@ class Stage:
 
 
 def start_run(metrics_path: Path, profile, task: str, base_model: str) -> dict:
-    """The run's header: profile, task, base model, seed, hardware, library versions."""
+    """A new run's header (profile, task, base model, seed, hardware, library versions, provenance), in a metrics
+    file of its own: 00 starts every run, and a new starting policy makes every later number of an earlier run stale,
+    so the earlier run's numbers are dropped, not merged with the new ones."""
+    Path(metrics_path).unlink(missing_ok=True)
     import torch
     import transformers
     import trl

@@ -121,7 +121,7 @@ class AnnotationApp:
     """
 
     def __init__(self, store: Store, queue_for=None, annotator: str | None = None, instructions: str = "",
-                 dims: tuple[str, ...] = SCORE_DIMS):
+                 dims: tuple[str, ...] = SCORE_DIMS, dim_help: dict[str, str] | None = None):
         self.store, self.queue_for, self.session = store, queue_for, None
         self.source, self._shown_at = "widget", time.perf_counter()
         self.name = w.Text(placeholder="Your name (asked once)", description="Annotator:")
@@ -136,8 +136,14 @@ class AnnotationApp:
         self.buttons["left"].button_style = self.buttons["right"].button_style = "success"
         for key, button in self.buttons.items():
             button.on_click(lambda _, k=key: self._choose(k))
+        dim_help = dim_help or {}
         self.scores = {d: w.ToggleButtons(options=["-", "1", "2", "3"], value="-", description=d,
+                                          tooltips=["no score", "1: poor", "2: fair", "3: good"],
                                           style={"button_width": "34px"}) for d in dims}
+        self.scores_help = w.HTML(
+            "<small><b>Optional: score the answer you preferred</b>, 1 (poor) to 3 (good), on each dimension"
+            + (": " + "; ".join(f"<b>{html.escape(d)}</b>: {html.escape(dim_help[d])}" for d in dims if d in dim_help)
+               if dim_help else "") + ".</small>")
         self.rationale = w.Textarea(placeholder="Why? (optional)", layout=w.Layout(width="100%", height="48px"))
         self.back_button, self.undo_button = w.Button(description="◀ Back"), w.Button(description="Undo")
         self.back_button.on_click(lambda _: self._move(back=True))
@@ -147,7 +153,7 @@ class AnnotationApp:
         self.login_msg = w.HTML()
         self.login = w.VBox([w.HBox([self.name, self.start]), self.login_msg])
         self.work = w.VBox([self.header, self.bar, self.help, self.prompt, w.HBox([self.left, self.right]),
-                            w.HBox(list(self.buttons.values())), w.HBox(list(self.scores.values())),
+                            w.HBox(list(self.buttons.values())), self.scores_help, w.HBox(list(self.scores.values())),
                             self.rationale, w.HBox([self.back_button, self.undo_button]), self.status],
                            layout=w.Layout(display="none"))
         self.root = w.VBox([self.login, self.work])
@@ -187,8 +193,11 @@ class AnnotationApp:
             return
         again = " (shown again on purpose, to check consistency)" if cur["repeat"] else ""
         self.prompt.value = _text_box(f"Item {cur['position'] + 1}{again}: the request", cur["prompt"])
-        self.left.value = _text_box("A", cur["left"])
-        self.right.value = _text_box("B", cur["right"])
+        tags = cur.get("tags") or {}
+        right_side = "b" if cur["left_side"] == "a" else "a"
+        cut = " (cut off at the length limit: it did not finish)"
+        self.left.value = _text_box("A" + (cut if tags.get(f"cut_{cur['left_side']}") else ""), cur["left"])
+        self.right.value = _text_box("B" + (cut if tags.get(f"cut_{right_side}") else ""), cur["right"])
         self.rationale.value = ""
         for toggle in self.scores.values():
             toggle.value = "-"
@@ -233,7 +242,7 @@ def simulate(app: AnnotationApp, persona, prompts: dict[str, dict], seed: int = 
             preferred = cur["left"] if pick == "a" else cur["right"] if pick == "b" else None
             app.rationale.value = annotators.rationale(prompt, cur["left"], cur["right"], pick, score)
             if preferred is not None:
-                for dim, value in score(prompt, preferred).scores_1to3().items():
+                for dim, value in annotators.scored(score, prompt, preferred).scores_1to3().items():
                     if dim in app.scores:
                         app.scores[dim].value = str(value)
             app.buttons[{"a": "left", "b": "right"}.get(pick, "tie")].click()
