@@ -3,7 +3,7 @@
 Writes, for a task (`--task`, default hiring), into data/<task>/:
 
     prompts.jsonl             the whole prompt pool (train/validation/test), from the seeded generator
-    sample_responses.jsonl    K base-model responses to each training prompt of the `cpu` profile
+    sample_responses.jsonl    K responses of the SFT policy (00's warm start) to each training prompt of the `cpu` profile
     sample_model.txt          which model wrote the responses
     sample_preferences.jsonl  comparisons of those responses labelled by the simulated recruiters
     DATASHEET.md              its statistics section, rewritten from the files above
@@ -20,7 +20,7 @@ import re
 import time
 from pathlib import Path
 
-from . import annotators, config, generation, models, records, report, tasks
+from . import annotators, config, generation, models, records, report, sft, tasks
 
 STATS_BEGIN = "<!-- stats:begin (written by python -m helpers.sample_data; do not edit) -->"
 STATS_END = "<!-- stats:end -->"
@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--prompts-only", action="store_true", help="only rewrite prompts.jsonl")
     parser.add_argument("--relabel", action="store_true",
                         help="keep sample_responses.jsonl and only redo the comparisons and labels")
+    parser.add_argument("--from-run", action="store_true",
+                        help="take the answers a pipeline run of this profile made (00's responses.jsonl, from its SFT "
+                             "policy) instead of sampling again")
     args = parser.parse_args(argv)
     profile = config.choose_profile(args.profile)
     task = tasks.get(args.task)
@@ -116,15 +119,24 @@ def main(argv: list[str] | None = None) -> None:
     config.seed_everything(profile.seed)
     start = time.perf_counter()
     prompts = task.load_prompts("train", profile.n_train_prompts, where / "prompts.jsonl")
+    paths = config.paths(profile, task.name)
     if args.relabel:
         responses = records.load_rows(where / "sample_responses.jsonl")
         model_name = (where / "sample_model.txt").read_text().strip()
-    else:
-        source = models.resolve_model(profile)
+    elif args.from_run:
+        import json
+        run = paths.generated / "responses.jsonl"
+        meta = json.loads(run.with_name("responses.meta.json").read_text()) if run.exists() else {}
+        if meta.get("prompt_ids") != [p["id"] for p in prompts]:
+            raise SystemExit(f"{run} holds no {profile.name} run's answers to these prompts: run 00_setup first")
+        responses, model_name = records.load_rows(run), meta["model"]
+    else:   # the answers 01 compares come from the SFT policy (trained here through helpers/sft.py if 00 did not)
+        source = sft.policy_source(task, profile, config.choose_precision(), paths.make())
         tokenizer, model = models.load_tokenizer(source), models.load_model(source, "policy")
         responses = generate_responses(model, tokenizer, prompts, profile)
-        records.save_rows(responses, where / "sample_responses.jsonl")
         model_name = source.name
+    if not args.relabel:
+        records.save_rows(responses, where / "sample_responses.jsonl")
         (where / "sample_model.txt").write_text(model_name + "\n")
     pairs = records.make_pairs(responses_by_prompt(responses), profile.pairs_per_prompt, profile.seed)
     prefs = annotators.label_pairs(pairs, {p["id"]: p for p in prompts}, profile.annotators_per_pair, profile.seed,

@@ -75,9 +75,14 @@ def test_recruiter_labels_pairs_by_clicking(voila_app, tmp_path):
         page.get_by_placeholder("Your name (asked once)").fill("Browser Tester", timeout=180_000)
         page.get_by_role("button", name="Start").click()
         page.get_by_text("0 of").wait_for(timeout=60_000)
+        screens = []
         for n, choice in enumerate(["A better", "B better", "Tie", "Both bad"], 1):
+            screens.append(page.inner_text("body"))
             page.get_by_role("button", name=choice, exact=True).click()
             page.get_by_text(f"{n} of").wait_for(timeout=30_000)
+        # the 1-3 toggles say what they score; an answer cut at the token limit (most are, at smoke's 24) says so
+        assert all("score the answer you preferred" in s and "accuracy:" in s for s in screens)
+        assert any("cut off at the length limit" in s for s in screens)
         page.get_by_role("button", name="Undo").click()
         page.get_by_text("3 of").wait_for(timeout=30_000)
         page.screenshot(path=str(tmp_path / "app.png"), full_page=True)

@@ -54,3 +54,13 @@ def test_smoke_never_writes_the_published_report(monkeypatch):
     assert config.paths("smoke").reports == config.ROOT / "reports" / "smoke"
     assert config.paths("cpu").reports == config.ROOT / "reports"
     assert config.paths("cpu").generated != config.paths("smoke").generated
+
+
+def test_readme_profile_table_matches_the_profiles():
+    """The README's profile table is written by hand: it must say what helpers/config.py does."""
+    text = (config.ROOT / "README.md").read_text()
+    for name, p in config.PROFILES.items():
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{name}` |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[3:] == [str(p.sft_demos), f"{p.n_train_prompts} x {p.responses_per_prompt}", str(p.max_new_tokens),
+                             str(p.n_test_prompts)], (name, cells)
