@@ -194,6 +194,7 @@ class PPOConfig:
                                      # make the sampled distribution differ from the one the loss sees
     no_eos_penalty: float = 1.0      # taken off the score of a response that never ends
     logprobs_from_rollout: bool = True   # old log pi and entropy from the logits generate sampled from: one pass fewer
+    value_head: bool = False         # critic = a linear head on the reference pass's hidden states (no critic model)
     checkpoint_every: int = 10
     seed: int = 0
 
@@ -262,16 +263,22 @@ def _inputs(r: Rollout, idx=slice(None)):
     return ids, attn, position_ids
 
 
-def response_logprobs(model, r: Rollout, temperature: float, idx=slice(None),
-                      with_entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """log pi(token) of each response token given everything before it, at the sampling temperature."""
+def response_logprobs(model, r: Rollout, temperature: float, idx=slice(None), with_entropy: bool = False,
+                      with_hidden: bool = False):
+    """log pi(token) of each response token given everything before it, at the sampling temperature; and its
+    entropy, and (`with_hidden`) the last hidden state at the same positions: the state before each response token,
+    which a value head reads."""
     ids, attn, pos = _inputs(r, idx)
     n = r.response.shape[1]
     # only the logits that predict response tokens: the full-vocabulary tensor is the big one
-    logits = model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=False,
-                   logits_to_keep=n + 1).logits[:, :-1].float() / temperature
+    out = model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=False, logits_to_keep=n + 1,
+                output_hidden_states=with_hidden)
+    logits = out.logits[:, :-1].float() / temperature
     logp = torch.log_softmax(logits, dim=-1).gather(-1, r.response[idx].unsqueeze(-1)).squeeze(-1)
-    return logp, (entropy_from_logits(logits) if with_entropy else None)
+    entropy = entropy_from_logits(logits) if with_entropy else None
+    if with_hidden:
+        return logp, entropy, out.hidden_states[-1][:, -(n + 1):-1].float()
+    return logp, entropy
 
 
 def critic_values(critic, r: Rollout, idx=slice(None)) -> torch.Tensor:
@@ -294,6 +301,8 @@ class PPO:
 
     def __init__(self, policy, critic, tokenizer, score_fn: Callable[[list[list[dict]], list[str]], torch.Tensor],
                  cfg: PPOConfig, out_dir: Path | None = None, evaluators: dict[str, Callable] | None = None):
+        if cfg.value_head:   # no critic model: a linear value head on the hidden states the reference pass computes
+            critic = ValueHead(policy.config.hidden_size).to(next(policy.parameters()).device)
         self.policy, self.critic, self.tokenizer, self.score_fn, self.cfg = policy, critic, tokenizer, score_fn, cfg
         self.evaluators = dict(evaluators or {})
         self.out_dir = Path(out_dir) if out_dir else None
@@ -314,19 +323,26 @@ class PPO:
         with torch.no_grad():
             self.policy.eval()
             self.critic.eval()
-            old_logp, entropy, ref_logp, values = [], [], [], []
+            old_logp, entropy, ref_logp, values, features = [], [], [], [], []
             for start in range(0, len(prompts), cfg.minibatch_size):   # in minibatches: bounded memory
                 mb = torch.arange(start, min(start + cfg.minibatch_size, len(prompts)))
                 if not cfg.logprobs_from_rollout:     # the saving off: score the rollout again
                     lp, ent = response_logprobs(self.policy, r, cfg.temperature, idx=mb, with_entropy=True)
                     old_logp.append(lp); entropy.append(ent)
                 with self.policy.disable_adapter():
-                    ref, _ = response_logprobs(self.policy, r, cfg.temperature, idx=mb)
+                    if cfg.value_head:   # the reference pass also gives the value head its features
+                        ref, _, feats = response_logprobs(self.policy, r, cfg.temperature, idx=mb, with_hidden=True)
+                        features.append(feats)
+                        values.append(self.critic(feats))
+                    else:
+                        ref, _ = response_logprobs(self.policy, r, cfg.temperature, idx=mb)
                 ref_logp.append(ref)
-                values.append(critic_values(self.critic, r, idx=mb))
+                if not cfg.value_head:
+                    values.append(critic_values(self.critic, r, idx=mb))
             if cfg.logprobs_from_rollout:             # what generate sampled from is the old policy's log pi
                 old_logp, entropy = [r.stats["sampling_logprobs"]], [r.stats["sampling_entropy"]]
             old_logp, entropy, ref_logp, values = (torch.cat(t) for t in (old_logp, entropy, ref_logp, values))
+            features = torch.cat(features) if features else None
             scores = self.score_fn(prompts, r.texts).to(values.device).float()
             rewards, kl = token_rewards(scores, old_logp, ref_logp, r.mask, self.kl.value, r.ended,
                                         cfg.no_eos_penalty, cfg.kl_estimator)
@@ -348,7 +364,7 @@ class PPO:
                 p_loss.backward()
                 torch.nn.utils.clip_grad_norm_([p for p in self.policy.parameters() if p.requires_grad], cfg.max_grad_norm)
                 self.opt_policy.step()
-                v = critic_values(self.critic, r, idx=mb)
+                v = self.critic(features[mb]) if cfg.value_head else critic_values(self.critic, r, idx=mb)
                 v_loss, v_stats = value_loss(v, values[mb], returns[mb], m, cfg.clip_value)
                 self.opt_critic.zero_grad(set_to_none=True)
                 v_loss.backward()
@@ -389,7 +405,10 @@ class PPO:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         self.policy.save_pretrained(tmp / "policy")
-        self.critic.save_pretrained(tmp / "critic")
+        if self.cfg.value_head:
+            torch.save(self.critic.state_dict(), tmp / "value_head.pt")
+        else:
+            self.critic.save_pretrained(tmp / "critic")
         torch.save({"step": self.step, "kl_coef": self.kl.value, "kl_horizon": self.kl.horizon, "history": self.history,
                     "opt_policy": self.opt_policy.state_dict(), "opt_critic": self.opt_critic.state_dict(),
                     "config": asdict(self.cfg)}, tmp / "state.pt")
@@ -407,7 +426,9 @@ class PPO:
         if changed:
             raise ValueError(f"{checkpoint} was made with other settings {changed}: resuming would not continue "
                              "that run; start a new output folder or restore the settings")
-        for model, sub in ((self.policy, "policy"), (self.critic, "critic")):
+        if self.cfg.value_head:
+            self.critic.load_state_dict(torch.load(Path(checkpoint) / "value_head.pt", weights_only=True))
+        for model, sub in ((self.policy, "policy"),) + ((self.critic, "critic"),) * (not self.cfg.value_head):
             result = set_peft_model_state_dict(model, load_file(str(Path(checkpoint) / sub / "adapter_model.safetensors")))
             if result.unexpected_keys:
                 raise ValueError(f"{checkpoint}/{sub} does not fit this model: {result.unexpected_keys[:3]}...")
@@ -471,6 +492,21 @@ def policy_model(source: str, precision, r: int = 16, top_layers: int | None = N
     targets, layers = models.lora_targets(model, top_layers)
     return get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", r=r, lora_alpha=2 * r, lora_dropout=0.0,
                                             target_modules=targets, layers_to_transform=layers))
+
+
+class ValueHead(torch.nn.Module):
+    """The cheap critic (`PPOConfig.value_head`): V = w . h + b on the hidden state h the reference pass already
+    computes (the frozen starting policy's last layer). No critic model to hold, run or backpropagate through: the
+    values cost one small matrix product. Starts at V = 0 (advantages are then the rewards to go)."""
+
+    def __init__(self, hidden_size: int):
+        super().__init__()
+        self.linear = torch.nn.Linear(hidden_size, 1)
+        torch.nn.init.zeros_(self.linear.weight)
+        torch.nn.init.zeros_(self.linear.bias)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.linear(hidden).squeeze(-1)
 
 
 def critic_model(precision, reward_dir: Path | None = None, source: str | None = None, r: int = 16):

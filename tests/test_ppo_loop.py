@@ -134,3 +134,18 @@ def test_old_logprobs_from_the_rollout_give_the_step_a_scoring_pass_gives(tmp_pa
     assert saved["reward"] == unsaved["reward"] and saved["response_tokens"] == unsaved["response_tokens"]
     for key, tol in (("entropy", 1e-2), ("policy_loss", 1e-2), ("approx_kl", 1e-3), ("value_loss", 1e-3)):
         assert abs(saved[key] - unsaved[key]) < tol, (key, saved[key], unsaved[key])
+
+
+def test_a_value_head_on_the_reference_pass_learns_and_resumes(tmp_path):
+    """The cheap critic: a linear head on the hidden states of the reference pass (no critic model) still lets PPO
+    raise a known reward, and its weights travel with the checkpoint."""
+    trainer = make(tmp_path / "a", value_head=True)
+    assert isinstance(trainer.critic, ppo.ValueHead)
+    before = mean_reward(trainer)
+    history = [trainer.train_step(PROMPTS) for _ in range(8)]
+    after = mean_reward(trainer)
+    assert after > before + 0.15, (before, after, [round(h["reward"], 2) for h in history])
+    assert history[-1]["value_loss"] < history[0]["value_loss"]       # the head learns to predict the returns
+    resumed = make(tmp_path / "b", value_head=True)
+    resumed.resume(ppo.latest_checkpoint(tmp_path / "a"))
+    assert torch.equal(resumed.critic.linear.weight, trainer.critic.linear.weight) and resumed.step == trainer.step
