@@ -84,7 +84,9 @@ def test_sft_loss_covers_the_answer_tokens_only(pool, tmp_path):
     trainer = sft.build_trainer(source.path, rows, profile, config.choose_precision("cpu"), tmp_path / "t")
     tok = trainer.processing_class
     example = trainer.train_dataset[0]
-    ids, mask = example["input_ids"], example["completion_mask"]
+    ids = example["input_ids"]
+    # TRL 1.16 folds the completion mask into the labels while preparing the dataset: -100 is "no loss here"
+    mask = [l != -100 for l in example["labels"]] if "labels" in example else example["completion_mask"]
     prompt_ids = tok.apply_chat_template(rows[0]["prompt"], add_generation_prompt=True, return_dict=False)
     assert ids[:len(prompt_ids)] == prompt_ids and not any(mask[:len(prompt_ids)])
     answer = tok.decode([t for t, m in zip(ids, mask) if m])
