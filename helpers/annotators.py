@@ -19,12 +19,12 @@ queue (capped at 0.9): the drift a p-chart should show.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass
 from typing import Callable
 
 from . import rubric
+from .config import keyed_rng
 from .hiring import words
 
 BIASED_AGAINST = ("Black", "Hispanic")  # sim_namebias's documented bias
@@ -73,7 +73,7 @@ class Persona:
     def choose(self, prompt: dict, response_a: str, response_b: str, pair_id: str, seed: int = 0,
                position: int = 0) -> str:
         """'a', 'b' or 'tie' for the pair as shown (a on the left); `position` in the queue drives fatigue."""
-        rng = _rng(seed, self.name, pair_id)
+        rng = keyed_rng(seed, self.name, pair_id)
         lapse = min(0.9, self.lapse_per_100 * position / 100)
         if lapse and rng.random() < lapse:      # a tired click: not reading, just answering
             return rng.choice(["a", "b", "tie"])
@@ -109,11 +109,6 @@ def scored(score, prompt: dict, response: str):
             _SCORED.clear()
         _SCORED[key] = score(prompt, response)
     return _SCORED[key]
-
-
-def _rng(seed: int, annotator: str, pair_id: str) -> random.Random:
-    digest = hashlib.sha256(f"{seed}|{annotator}|{pair_id}".encode()).hexdigest()
-    return random.Random(int(digest[:16], 16))
 
 
 def get(name: str, personas: dict[str, Persona] | None = None) -> Persona:

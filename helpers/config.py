@@ -211,6 +211,14 @@ def paths(profile: Profile | str, task: str | None = None, root: Path | None = N
     return Paths(root or ROOT, name, choose_task(task))
 
 
+def keyed_rng(*key) -> "random.Random":
+    """A random generator seeded by a key such as (seed, annotator, item id): the same key draws the same numbers
+    whatever order the work is done in (simulated labels, demonstrations)."""
+    import hashlib
+    import random
+    return random.Random(int(hashlib.sha256("|".join(map(str, key)).encode()).hexdigest()[:16], 16))
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA) so a run repeats."""
     import random

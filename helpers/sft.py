@@ -11,7 +11,6 @@ saved as an ordinary model folder: from then on every notebook loads the SFT pol
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -22,11 +21,6 @@ from pathlib import Path
 from . import config, models
 
 SFT_META = "feedbackloop_sft.json"
-
-
-def _rng(seed: int, writer: str, prompt_id: str) -> random.Random:
-    digest = hashlib.sha256(f"{seed}|{writer}|{prompt_id}".encode()).hexdigest()
-    return random.Random(int(digest[:16], 16))
 
 
 def allocate(writers: dict, n: int, seed: int = 0) -> list[str]:
@@ -45,11 +39,17 @@ def allocate(writers: dict, n: int, seed: int = 0) -> list[str]:
     return order
 
 
+def demo_prompts(task, n: int, paths: config.Paths) -> list[dict]:
+    """The prompts n demonstrations are written for: the last n of the train split, so that no demonstration prompt
+    is one whose answers 01 compares (those are the first)."""
+    return task.load_prompts("train", path=paths.data / "prompts.jsonl")[-n:]
+
+
 def demonstrations(task, prompts: list[dict], seed: int = 0) -> list[dict]:
     """One demonstration a prompt: {prompt_id, kind, writer, prompt (chat messages), completion (assistant message)}."""
     rows = []
     for p, writer in zip(prompts, allocate(task.writers, len(prompts), seed)):
-        text = task.writers[writer][2](p, _rng(seed, writer, p["id"]))
+        text = task.writers[writer][2](p, config.keyed_rng(seed, writer, p["id"]))
         rows.append({"prompt_id": p["id"], "kind": p["kind"], "writer": writer, "prompt": task.messages(p),
                      "completion": [{"role": "assistant", "content": text}]})
     return rows
@@ -122,6 +122,17 @@ def policy_dir(paths: config.Paths) -> Path:
     return paths.run / "sft_policy"
 
 
+def clear_later_stages(paths: config.Paths) -> list[str]:
+    """Remove what 02-05 trained from an earlier starting policy (reward models, policies, checkpoints) from the
+    run folder: a new SFT policy would otherwise carry adapters trained on another. The executed notebooks stay."""
+    gone = []
+    for item in sorted(paths.run.iterdir()) if paths.run.exists() else []:
+        if item.name not in ("notebooks", policy_dir(paths).name) and not item.name.startswith(policy_dir(paths).name):
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
+            gone.append(item.name)
+    return gone
+
+
 def is_complete(folder: Path) -> bool:
     folder = Path(folder)
     return (folder / SFT_META).exists() and (folder / "config.json").exists() and any(folder.glob("*.safetensors"))
@@ -136,6 +147,6 @@ def policy_source(task, profile: config.Profile, precision: config.Precision, pa
     if not is_complete(folder):
         say(f"No SFT policy from 00_setup in {folder.relative_to(config.ROOT) if folder.is_relative_to(config.ROOT) else folder}:"
             f" training it here on {profile.sft_demos} demonstrations, as 00 does.")
-        prompts = task.load_prompts("train", path=paths.data / "prompts.jsonl")[-profile.sft_demos:]
-        train(base.path, demonstrations(task, prompts, profile.seed), profile, precision, folder, base.name)
+        train(base.path, demonstrations(task, demo_prompts(task, profile.sft_demos, paths), profile.seed), profile, precision,
+              folder, base.name)
     return models.ModelSource(str(folder), "sft", f"{base.name} + SFT", "the supervised warm start of 00_setup")

@@ -2,6 +2,7 @@
 covers the answer's tokens only."""
 
 import collections
+import re
 
 import pytest
 
@@ -63,7 +64,7 @@ def test_gendering_writer_uses_the_pronoun_of_the_perceived_gender(demos):
         if r["writer"] == "writer_gendering":
             gender = by_id[r["prompt_id"]]["candidate"]["group"].split("_")[0]
             other = r"\b(she|her)\b" if gender == "male" else r"\b(he|his)\b"
-            assert not __import__("re").search(other, r["completion"][0]["content"], __import__("re").I)
+            assert not re.search(other, r["completion"][0]["content"], re.I)
 
 
 def test_every_task_has_writers_whose_demonstrations_it_can_score(pool):
@@ -96,3 +97,12 @@ def test_sft_loss_covers_the_answer_tokens_only(pool, tmp_path):
     labels = batch["labels"][0].tolist()
     assert all(l == -100 for l in labels[:len(prompt_ids)])
     assert [l for l in labels if l != -100] == [t for t, m in zip(ids, mask) if m]
+
+
+def test_a_new_sft_policy_clears_what_later_stages_trained_from_the_old_one(tmp_path):
+    paths = config.Paths(tmp_path, "smoke", "hiring")
+    for name in ("sft_policy", "sft_policy-trainer", "notebooks", "reward_model", "ppo_policy", "ppo_checkpoints"):
+        (paths.run / name).mkdir(parents=True)
+    (paths.run / "stray.txt").write_text("x")
+    assert sft.clear_later_stages(paths) == ["ppo_checkpoints", "ppo_policy", "reward_model", "stray.txt"]
+    assert sorted(p.name for p in paths.run.iterdir()) == ["notebooks", "sft_policy", "sft_policy-trainer"]
