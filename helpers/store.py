@@ -181,18 +181,18 @@ class Store:
 
     def labels(self, annotator: str | None = None, include_skips: bool = False) -> list[dict]:
         """The labels that count: for each (annotator, item, repeat) the newest one not undone."""
-        sql = ("SELECT l.* FROM labels l JOIN (SELECT MAX(label_id) AS id FROM labels WHERE undone = 0 "
+        who, args = ("AND annotator = ? ", (annotator,)) if annotator is not None else ("", ())
+        sql = ("SELECT l.* FROM labels l JOIN (SELECT MAX(label_id) AS id FROM labels WHERE undone = 0 " + who +
                "GROUP BY annotator, item_id, repeat) last ON l.label_id = last.id")
-        args: tuple = ()
-        if annotator is not None:
-            sql += " WHERE l.annotator = ?"
-            args = (annotator,)
         rows = [{**dict(r), "scores": json.loads(r["scores"])} for r in self.db.execute(sql + " ORDER BY l.label_id", args)]
         return rows if include_skips else [r for r in rows if r["winner"] != "skip"]
 
     def done_positions(self, annotator: str) -> set[int]:
         """Queue positions the annotator has answered (skips included), for resuming."""
-        return {r["position"] for r in self.labels(annotator, include_skips=True) if r["position"] is not None}
+        # a queue position holds one (item, repeat), so any label there not undone answers it
+        rows = self.db.execute("SELECT DISTINCT position FROM labels WHERE annotator = ? AND undone = 0 "
+                               "AND position IS NOT NULL", (annotator,))
+        return {r["position"] for r in rows}
 
     def count(self, table: str) -> int:
         if table not in ("items", "queue", "labels"):
