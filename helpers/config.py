@@ -66,6 +66,8 @@ class Profile:
     ppo_lora_layers: int     # LoRA on the top N blocks under PPO and RLOO (0 = all), as rm_lora_layers
     lora_r: int
     seed: int = 42
+    eval_seed: int = 1234    # the sampled draws every model is judged on (00, 03, 04, 05): the same for every model
+    heldout_every: int = 3   # the comparisons of every n-th annotated prompt are held out (02, 04, 05): never trained on
 
     def replace(self, **changes) -> "Profile":
         """A copy with some fields changed: `PROFILE.replace(ppo_steps=5)`."""
@@ -91,7 +93,7 @@ PROFILES: dict[str, Profile] = {
         responses_per_prompt=4, pairs_per_prompt=6, annotators_per_pair=3,
         n_gold_items=60, n_repeats=16, human_queue_size=40,
         max_prompt_tokens=224, max_new_tokens=48, gen_batch_size=32, temperature=0.9, top_p=0.95, eval_temperature=0.7,
-        sft_demos=320, sft_batch_size=8, sft_learning_rate=1e-3, sft_lora_layers=8, sft_epochs=1,
+        sft_demos=320, sft_batch_size=8, sft_learning_rate=1e-3, sft_lora_layers=8, sft_epochs=2,
         rm_steps=112, rm_batch_size=8, rm_learning_rate=1e-3, rm_lora_layers=8,
         dpo_steps=56, dpo_batch_size=8, dpo_lora_layers=8, dpo_learning_rate=2e-4, ppo_steps=16, ppo_batch_size=8, ppo_max_new_tokens=48,
         ppo_learning_rate=5e-4, ppo_lora_layers=8,

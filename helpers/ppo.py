@@ -459,17 +459,24 @@ def sample_and_score(policy, tokenizer, prompts: list[list[dict]], cfg: PPOConfi
                      batch_size: int = 8, reference: bool = False, desc: str = "sampling") -> list[dict]:
     """One response per prompt from the policy (or, with `reference=True`, from the base model: adapters off),
     sampled as in training, with its score, its KL to the base model (sum over its tokens of log pi - log pi_ref,
-    the k1 estimate on the policy's own samples) and its length. Same seed, same prompts: a fair before/after."""
+    the k1 estimate on the policy's own samples) and its length. Same seed, same prompts: a fair before/after.
+
+    Two passes are saved: the base model's KL to itself is 0 (no scoring pass), and the policy's log pi comes from
+    the logits its samples were drawn from (`cfg.logprobs_from_rollout`, as in training)."""
     from tqdm.auto import tqdm
     rows = []
     for b, start in enumerate(tqdm(range(0, len(prompts), batch_size), desc=desc, unit="batch")):
         chunk = prompts[start:start + batch_size]
         with policy.disable_adapter() if reference else nullcontext():
-            r = rollout(policy, tokenizer, chunk, cfg, generator_seed=seed * 100_003 + b)
-            logp, _ = response_logprobs(policy, r, cfg.temperature)
-        with policy.disable_adapter():
-            ref, _ = response_logprobs(policy, r, cfg.temperature)
-        kl = masked(logp - ref, r.mask).sum(dim=1)
+            r = rollout(policy, tokenizer, chunk, cfg, generator_seed=seed * 100_003 + b,
+                        keep_sampling_logprobs=cfg.logprobs_from_rollout and not reference)
+        if reference:
+            kl = torch.zeros(len(chunk))
+        else:
+            logp = r.stats["sampling_logprobs"] if cfg.logprobs_from_rollout else response_logprobs(policy, r, cfg.temperature)[0]
+            with policy.disable_adapter():
+                ref, _ = response_logprobs(policy, r, cfg.temperature)
+            kl = masked(logp - ref, r.mask).sum(dim=1)
         scores = score_fn(chunk, r.texts)
         rows += [{"response": t, "score": float(s), "kl": float(k), "tokens": int(n), "ended": bool(e)}
                  for t, s, k, n, e in zip(r.texts, scores, kl, r.mask.sum(dim=1), r.ended)]
