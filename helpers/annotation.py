@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from . import annotators, config, records, sample_data, store, tasks, widget
@@ -63,11 +64,36 @@ def open_project(profile: config.Profile, paths: config.Paths, store_path: str |
     items = pair_items(pairs, prompts, paths.task, cut)
     # gold items come from validation prompts that no training pair uses, past the ones kept for validation
     gold = task.gold_items(validation[profile.n_val_prompts:], profile.n_gold_items, profile.seed)
-    db = store.Store(store_path)
-    db.add_items(items + gold)
+    db = open_store(store_path, items + gold)
     project = Project(db, prompts, [i["item_id"] for i in items], [g["item_id"] for g in gold], responses_file, profile)
     if schedule_personas:
         assigned = annotators.assign(project.pair_ids, profile.annotators_per_pair, profile.seed, list(task.personas))
         for name in task.personas:
             db.set_queue(name, project.queue(name, [pid for pid in project.pair_ids if name in assigned[pid]]))
     return project
+
+
+def open_store(path: str | Path, items: list[dict], say=print) -> store.Store:
+    """The store at `path` with `items` added. A store that holds the same item ids with other texts was built from
+    other answers (00 was run again): its labels would be read as labels of the new answers. It is moved aside,
+    nothing deleted, and a new store is started; the message names both files."""
+    path = Path(path)
+    if path.exists():
+        old = store.Store(path)
+        clash = old.conflicts(items)
+        if clash:
+            old.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")   # everything into the main file before it moves
+            labels = old.count("labels")
+            old.close()
+            stamp = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y%m%dT%H%M%S")
+            kept = path.with_name(f"{path.stem}.{stamp}{path.suffix}")
+            path.rename(kept)
+            for extra in ("-wal", "-shm"):
+                Path(str(path) + extra).unlink(missing_ok=True)
+            say(f"{path.name} held other answers for {len(clash)} of these comparisons (00 was run again): moved to "
+                f"{kept.name} with its {labels} labels, nothing deleted; a new store starts here.")
+        else:
+            old.close()
+    db = store.Store(path)
+    db.add_items(items)
+    return db

@@ -122,6 +122,14 @@ class Store:
             db.executemany(ITEM_SQL, [_item_row(i) for i in items])
         return self.count("items") - before
 
+    def conflicts(self, items: list[dict]) -> list[str]:
+        """Ids of `items` the store already holds with other content (prompt or answers): labels there were given
+        to other texts, so this store belongs to another set of answers."""
+        known = {r["item_id"]: (r["prompt"], r["response_a"], r["response_b"])
+                 for r in self.db.execute("SELECT item_id, prompt, response_a, response_b FROM items")}
+        return [i["item_id"] for i in items
+                if i["item_id"] in known and known[i["item_id"]] != (i["prompt"], i["response_a"], i["response_b"])]
+
     def item(self, item_id: str) -> dict:
         row = self.db.execute("SELECT * FROM items WHERE item_id = ?", (item_id,)).fetchone()
         if row is None:

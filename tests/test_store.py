@@ -172,3 +172,23 @@ def test_back_then_answer_moves_on_to_the_next_unanswered_item(db):
     assert s.current()["position"] == 3       # ... and goes on to the first unanswered one
     latest = {l["item_id"]: l["winner"] for l in db.labels("bob")}
     assert latest["p1"] == "tie" and len(latest) == 3
+
+
+def test_a_store_of_other_answers_is_moved_aside_not_relabelled(tmp_path):
+    """00 run again writes new answers under the same comparison ids: the old labels must not count for them."""
+    from helpers import annotation
+    path = tmp_path / "annotations.sqlite"
+    old = annotation.open_store(path, _items(5), say=lambda m: None)
+    old.add_label("ann", "p0", "a", "a", position=0)
+    old.close()
+    same = annotation.open_store(path, _items(5), say=lambda m: pytest.fail(f"moved an unchanged store: {m}"))
+    assert len(same.labels()) == 1            # the same answers: labels kept, nothing moved
+    same.close()
+    new_items = [{**i, "response_a": i["response_a"] + " (new)"} for i in _items(5)]
+    said = []
+    new = annotation.open_store(path, new_items, say=said.append)
+    assert new.labels() == [] and new.item("p0")["response_a"] == "A0 (new)"
+    kept = [p for p in tmp_path.glob("annotations.*.sqlite")]
+    assert len(kept) == 1 and kept[0].name in said[0] and "5 of these comparisons" in said[0]
+    moved = store.Store(kept[0])
+    assert [lab["item_id"] for lab in moved.labels()] == ["p0"] and moved.item("p0")["response_a"] == "A0"
