@@ -62,6 +62,22 @@ def test_our_alpha_wrapper_handles_missing_labels():
     assert lo <= hi
 
 
+def test_the_fast_bootstrap_alpha_is_the_packages_alpha_of_each_resample():
+    rng = np.random.default_rng(3)
+    table = pd.DataFrame(rng.choice(["a", "b", "tie", None], size=(60, 5), p=[0.4, 0.3, 0.1, 0.2]),
+                         columns=[f"r{i}" for i in range(5)])
+    per_item = agreement.item_coincidences(table)
+    assert agreement.alpha_from_coincidences(per_item.sum(axis=0)) == pytest.approx(agreement.krippendorff_alpha(table))
+    for _ in range(5):
+        draw = rng.integers(0, len(table), len(table))
+        weights = np.bincount(draw, minlength=len(table))
+        resampled = table.iloc[draw].reset_index(drop=True)
+        assert agreement.alpha_from_coincidences(np.tensordot(weights, per_item, axes=1)) == pytest.approx(
+            agreement.krippendorff_alpha(resampled))
+    lo, hi = agreement.bootstrap_alpha(table, n=300, seed=1)
+    assert lo < agreement.krippendorff_alpha(table) < hi
+
+
 @pytest.mark.parametrize("k, word", [(-0.1, "poor"), (0.1, "slight"), (0.3, "fair"), (0.5, "moderate"),
                                      (0.7, "substantial"), (0.9, "almost perfect")])
 def test_landis_koch(k, word):
