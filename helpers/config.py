@@ -51,7 +51,7 @@ class Profile:
     sft_lora_layers: int
     sft_epochs: float
     # training (used from 02 on)
-    rm_steps: int            # about two epochs of the profile's pairs: reward models overfit soon after one
+    rm_steps: int            # about one epoch of the profile's pairs (cpu: a second epoch measured no better held out)
     rm_batch_size: int
     rm_learning_rate: float  # LoRA + a fresh score head on a few hundred pairs: 1e-4 barely moves in 2 epochs
     rm_lora_layers: int      # LoRA on the top N transformer blocks only (0 = all): backward stops there, ~2x faster
@@ -94,7 +94,7 @@ PROFILES: dict[str, Profile] = {
         n_gold_items=60, n_repeats=16, human_queue_size=40,
         max_prompt_tokens=224, max_new_tokens=48, gen_batch_size=32, temperature=0.9, top_p=0.95, eval_temperature=0.7,
         sft_demos=320, sft_batch_size=8, sft_learning_rate=1e-3, sft_lora_layers=8, sft_epochs=2,
-        rm_steps=112, rm_batch_size=8, rm_learning_rate=1e-3, rm_lora_layers=8,
+        rm_steps=56, rm_batch_size=8, rm_learning_rate=1e-3, rm_lora_layers=8,
         dpo_steps=56, dpo_batch_size=8, dpo_lora_layers=8, dpo_learning_rate=2e-4, ppo_steps=16, ppo_batch_size=8, ppo_max_new_tokens=48,
         ppo_learning_rate=5e-4, ppo_lora_layers=8,
         lora_r=16,
