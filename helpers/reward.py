@@ -115,12 +115,17 @@ def score(model, tokenizer, prompts: list[list[dict]], responses: list[str], bat
 
 def pair_scores(model, tokenizer, records: list[dict], system_prompt: str | None = None,
                 max_length: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """Scores of response_a and response_b of each preference record, under the same prompt."""
+    """Scores of response_a and response_b of each preference record, under the same prompt. Each distinct
+    (prompt, answer) is scored once: with K answers a prompt compared in all pairs, an answer appears in K - 1
+    comparisons."""
     system = [{"role": "system", "content": system_prompt}] if system_prompt else []
-    prompts = [system + [{"role": "user", "content": r["prompt"]}] for r in records]
-    a = score(model, tokenizer, prompts, [r["response_a"] for r in records], max_length=max_length)
-    b = score(model, tokenizer, prompts, [r["response_b"] for r in records], max_length=max_length)
-    return a.numpy(), b.numpy()
+    keys = [(r["prompt"], r[side]) for side in ("response_a", "response_b") for r in records]
+    distinct = list(dict.fromkeys(keys))
+    scores = score(model, tokenizer, [system + [{"role": "user", "content": p}] for p, _ in distinct],
+                   [t for _, t in distinct], max_length=max_length).numpy()
+    at = {k: i for i, k in enumerate(distinct)}
+    both = scores[[at[k] for k in keys]]
+    return both[:len(records)], both[len(records):]
 
 
 def calibration(p: np.ndarray, outcome: np.ndarray, n_bins: int = 10) -> tuple[pd.DataFrame, float]:

@@ -114,3 +114,23 @@ def test_scoring_sees_the_same_tokens_trl_trained_on(trained):
     row = _toy_rows(32)[0]
     text = reward.conversation_texts(tokenizer, [row["prompt"]], [row["chosen"][0]["content"]])[0]
     assert tokenizer(text, add_special_tokens=False)["input_ids"] == trainer.train_dataset[0]["chosen_ids"]
+
+
+def test_pair_scores_scores_each_distinct_answer_once(monkeypatch):
+    import torch
+
+    from helpers import reward
+    seen = []
+
+    def fake_score(model, tokenizer, prompts, responses, max_length=1024):
+        seen.extend(zip([p[-1]["content"] for p in prompts], responses))
+        return torch.tensor([len(p[-1]["content"]) + 100 * len(r) for p, r in zip(prompts, responses)], dtype=torch.float)
+
+    monkeypatch.setattr(reward, "score", fake_score)
+    answers = ["one", "three", "fifteen"]
+    records = [{"prompt": "P", "response_a": a, "response_b": b} for i, a in enumerate(answers) for b in answers[i + 1:]]
+    records.append({"prompt": "Q!", "response_a": "one", "response_b": "three"})   # same answer, other prompt: scored again
+    a, b = reward.pair_scores(None, None, records, "system")
+    assert list(a) == [1 + 100 * len(r["response_a"]) + (r["prompt"] == "Q!") for r in records]
+    assert list(b) == [1 + 100 * len(r["response_b"]) + (r["prompt"] == "Q!") for r in records]
+    assert len(seen) == len(set(seen)) == 5
