@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from . import annotators, config, records, sample_data, store, tasks, widget
@@ -82,14 +81,8 @@ def open_store(path: str | Path, items: list[dict], say=print) -> store.Store:
         old = store.Store(path)
         clash = old.conflicts(items)
         if clash:
-            old.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")   # everything into the main file before it moves
             labels = old.count("labels")
-            old.close()
-            stamp = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y%m%dT%H%M%S")
-            kept = path.with_name(f"{path.stem}.{stamp}{path.suffix}")
-            path.rename(kept)
-            for extra in ("-wal", "-shm"):
-                Path(str(path) + extra).unlink(missing_ok=True)
+            kept = old.move_aside()
             say(f"{path.name} held other answers for {len(clash)} of these comparisons (00 was run again): moved to "
                 f"{kept.name} with its {labels} labels, nothing deleted; a new store starts here.")
         else:

@@ -127,7 +127,7 @@ def clear_later_stages(paths: config.Paths) -> list[str]:
     run folder: a new SFT policy would otherwise carry adapters trained on another. The executed notebooks stay."""
     gone = []
     for item in sorted(paths.run.iterdir()) if paths.run.exists() else []:
-        if item.name not in ("notebooks", policy_dir(paths).name) and not item.name.startswith(policy_dir(paths).name):
+        if item.name != "notebooks" and not item.name.startswith(policy_dir(paths).name):   # sft_policy, its trainer
             shutil.rmtree(item) if item.is_dir() else item.unlink()
             gone.append(item.name)
     return gone

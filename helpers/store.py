@@ -102,6 +102,19 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def move_aside(self) -> Path:
+        """Close the store and rename its file to `<name>.<time of its last change><suffix>`, WAL checkpointed first so
+        the moved file holds every label; returns the new path. Nothing is deleted."""
+        from datetime import datetime, timezone
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.close()
+        stamp = datetime.fromtimestamp(self.path.stat().st_mtime, timezone.utc).strftime("%Y%m%dT%H%M%S")
+        kept = self.path.with_name(f"{self.path.stem}.{stamp}{self.path.suffix}")
+        self.path.rename(kept)
+        for extra in ("-wal", "-shm"):
+            Path(str(self.path) + extra).unlink(missing_ok=True)
+        return kept
+
     @contextmanager
     def transaction(self):
         """BEGIN IMMEDIATE ... COMMIT: takes the write lock up front, so concurrent writers queue politely."""
