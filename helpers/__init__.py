@@ -7,6 +7,7 @@ records     the preference record format        sample_data the shipped data and
 store       the SQLite annotation store         widget      the annotation widget and sessions
 annotation  items and queues of a project       agreement   kappa, alpha, annotator checks, p-chart, votes
 report      reports/metrics.json                colab       the install cell's work in Colab
+evaluation  held-out answers, sampled once per model and reused
 
 The ideas being taught live in the notebooks.
 """

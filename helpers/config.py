@@ -191,6 +191,10 @@ class Paths:
         return self.root / "runs" / self.task / self.profile
 
     @property
+    def test_samples(self) -> Path:     # the held-out answers of every model, sampled once (helpers/evaluation.py)
+        return self.run / "test_samples"
+
+    @property
     def reports(self) -> Path:          # the smoke profile never overwrites the published report
         override = os.environ.get("FEEDBACKLOOP_REPORTS_DIR")
         if override:

@@ -1,0 +1,89 @@
+"""The held-out answers every notebook judges, sampled once per model and reused.
+
+03, 04 and 05 judge their policies on the same test prompts with the same seeds and the same decoding, against the
+same SFT policy's answers, and on a CPU sampling is most of what they cost. `test_samples` keys one set of answers
+by everything that decides them (the model's weights, the prompts, the seed, the decoding, the batching) and by the
+scorer's weights, and saves the rows under the run's folder: a later notebook asking the same question reads them
+instead of sampling again, and any change to one of those inputs samples afresh. The rows are exactly what
+`ppo.sample_and_score` returns (tests/test_evaluation.py checks a read against a fresh sample).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from pathlib import Path
+
+from . import records
+
+FORMAT = 1   # bump when the rows change meaning, so old files are not read as new ones
+
+
+def weights_fingerprint(model, adapters: bool = True) -> str:
+    """A hash of the weights that decide the model's outputs: every tensor, with only the *active* LoRA adapter's
+    (none with `adapters=False`, the base model a peft model holds). Adapter names are left out of the key, so
+    one adapter loaded as "default" in 03 and as "ppo" in 05 hashes the same, and so are the wrappers LoRA puts
+    around a layer (`base_layer`), so the SFT policy under PPO's adapters hashes as it does under DPO's."""
+    import torch
+    active = getattr(model, "active_adapter", None) if adapters else None
+    if isinstance(active, (list, tuple)):
+        active = active[0] if len(active) == 1 else None
+    kept = []
+    for name, t in model.state_dict().items():
+        parts = name.split(".")
+        if "lora_" in name:
+            if active is None or active not in parts:
+                continue
+            parts = [p for p in parts if p != active]
+        kept.append((".".join(p for p in parts if p != "base_layer"), t))
+    h = hashlib.blake2b(digest_size=16)
+    for name, t in sorted(kept, key=lambda x: x[0]):
+        h.update(name.encode())
+        h.update(str(t.dtype).encode())
+        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def files_fingerprint(folder: Path) -> str:
+    """A hash of every file in a saved model's folder (names and bytes). For a scorer, the reward model of 02: its
+    weights in memory are no key, because its base's unused score head is drawn afresh at every load (peft keeps
+    the trained copy) and bitsandbytes repacks 4-bit weights on a CPU's first forward pass."""
+    h = hashlib.blake2b(digest_size=16)
+    for f in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(folder)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def sample_key(model, prompts: list, cfg, seed: int, batch_size: int, reference: bool, scorer: str) -> str:
+    parts = {"format": FORMAT, "weights": weights_fingerprint(model, adapters=not reference), "reference": reference,
+             "prompts": hashlib.blake2b(json.dumps(prompts, sort_keys=True).encode(), digest_size=16).hexdigest(),
+             "decoding": dataclasses.asdict(cfg), "seed": seed, "batch_size": batch_size, "scorer": scorer}
+    return hashlib.blake2b(json.dumps(parts, sort_keys=True, default=str).encode(), digest_size=12).hexdigest()
+
+
+def test_samples(policy, tokenizer, prompts: list[list[dict]], cfg, score_fn, folder: Path, *, seed: int,
+                 scorer: str, batch_size: int, reference: bool = False, desc: str = "sampling") -> list[dict]:
+    """`ppo.sample_and_score(...)`, saved in `folder` under a key of its inputs and read back when asked again.
+
+    `scorer` names the scoring function's weights (`files_fingerprint` of the reward model's folder, or any string
+    that changes when they do): the saved scores are only reused under the same scorer. `batch_size` decides the draws
+    (one generator seed a batch) and the speed: on a CPU, decoding 32 answers at once gives about 1.4x the tokens a
+    second of decoding 8 (the notebooks use the profile's `gen_batch_size`)."""
+    from .ppo import sample_and_score
+    key = sample_key(policy, prompts, cfg, seed, batch_size, reference, scorer)
+    path, meta = Path(folder) / f"{key}.jsonl", Path(folder) / f"{key}.meta.json"
+    if path.exists() and meta.exists():
+        rows, made = records.load_rows(path), json.loads(meta.read_text())
+        if len(rows) == len(prompts):
+            print(f"{desc}: {len(rows)} answers read from {path.name}, sampled by \"{made['desc']}\" with the same weights, "
+                  f"prompts, seed and decoding ({made['seconds']:.0f} s saved)")
+            return rows
+    start = time.perf_counter()
+    rows = sample_and_score(policy, tokenizer, prompts, cfg, score_fn, seed=seed, batch_size=batch_size,
+                            reference=reference, desc=desc)
+    records.save_rows(rows, path)
+    meta.write_text(json.dumps({"desc": desc, "seconds": round(time.perf_counter() - start, 1), "n": len(rows)}))
+    return rows
