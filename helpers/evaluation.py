@@ -65,13 +65,15 @@ def sample_key(model, prompts: list, cfg, seed: int, batch_size: int, reference:
 
 
 def test_samples(policy, tokenizer, prompts: list[list[dict]], cfg, score_fn, folder: Path, *, seed: int,
-                 scorer: str, batch_size: int, reference: bool = False, desc: str = "sampling") -> list[dict]:
+                 scorer: str, batch_size: int, reference: bool = False, desc: str = "sampling",
+                 log: list | None = None) -> list[dict]:
     """`ppo.sample_and_score(...)`, saved in `folder` under a key of its inputs and read back when asked again.
 
     `scorer` names the scoring function's weights (`files_fingerprint` of the reward model's folder, or any string
     that changes when they do): the saved scores are only reused under the same scorer. `batch_size` decides the draws
     (one generator seed a batch) and the speed: on a CPU, decoding 32 answers at once gives about 1.4x the tokens a
-    second of decoding 8 (the notebooks use the profile's `gen_batch_size`)."""
+    second of decoding 8 (the notebooks use the profile's `gen_batch_size`). `log`, when given, gets one entry per
+    call: {"desc", "read" (True when read back), "seconds" (what sampling took, or took when first made)}."""
     from .ppo import sample_and_score
     key = sample_key(policy, prompts, cfg, seed, batch_size, reference, scorer)
     path, meta = Path(folder) / f"{key}.jsonl", Path(folder) / f"{key}.meta.json"
@@ -80,10 +82,15 @@ def test_samples(policy, tokenizer, prompts: list[list[dict]], cfg, score_fn, fo
         if len(rows) == len(prompts):
             print(f"{desc}: {len(rows)} answers read from {path.name}, sampled by \"{made['desc']}\" with the same weights, "
                   f"prompts, seed and decoding ({made['seconds']:.0f} s saved)")
+            if log is not None:
+                log.append({"desc": desc, "read": True, "seconds": made["seconds"]})
             return rows
     start = time.perf_counter()
     rows = sample_and_score(policy, tokenizer, prompts, cfg, score_fn, seed=seed, batch_size=batch_size,
                             reference=reference, desc=desc)
     records.save_rows(rows, path)
-    meta.write_text(json.dumps({"desc": desc, "seconds": round(time.perf_counter() - start, 1), "n": len(rows)}))
+    seconds = round(time.perf_counter() - start, 1)
+    meta.write_text(json.dumps({"desc": desc, "seconds": seconds, "n": len(rows)}))
+    if log is not None:
+        log.append({"desc": desc, "read": False, "seconds": seconds})
     return rows

@@ -36,8 +36,10 @@ def test_a_saved_answer_set_is_read_back_and_equals_a_fresh_sample(policy, tmp_p
     def no_sampling(*args, **kwargs):
         raise AssertionError("sampled again although the same answers were saved")
     monkeypatch.setattr(ppo, "sample_and_score", no_sampling)
+    log = []
     assert evaluation.test_samples(model, tok, PROMPTS, CFG, length_score, tmp_path, seed=3, scorer="len",
-                                   batch_size=2) == first
+                                   batch_size=2, desc="again", log=log) == first
+    assert [(e["desc"], e["read"]) for e in log] == [("again", True)] and log[0]["seconds"] > 0
     # another seed, decoding, prompt set, scorer or the base model instead of the adapter: a different key
     for changed in ({"seed": 4}, {"scorer": "other"}, {"batch_size": 4}, {"reference": True}):
         args = {"seed": 3, "scorer": "len", "batch_size": 2, **changed}
