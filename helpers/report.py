@@ -94,8 +94,10 @@ class Stage:
 
     def finish(self, extra: dict | None = None) -> dict:
         seconds = round(time.perf_counter() - self.start, 1)
+        prov = provenance()   # per stage: a run made in parts can span commits
         entry = {"seconds": seconds, "peak_mem_mb": peak_memory_mb(),
-                 "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                 "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                 "commit": prov["commit"], "clean": prov["clean"]}
         update(self.path, {"stages": {self.name: {**entry, **(extra or {})}}})
         return entry
 
@@ -166,14 +168,15 @@ def readme_block(data: dict) -> str:
              f"{lead}: profile `{get(data, 'profile')}`, task `{get(data, 'task')}`, model {get(data, 'base_model')}, "
              f"on {get(data, 'hardware')}, torch {get(data, 'versions.torch')}, finished {finished}; "
              f"{provenance_text(data)}.",
-             "", "| notebook | seconds | peak memory (MB) |", "|---|---|---|"]
+             "", "| notebook | seconds | peak memory (MB) | commit |", "|---|---|---|---|"]
     for name, stage in sorted(get(data, "stages").items()):
-        lines.append(f"| {name} | {stage['seconds']:.0f} | {stage['peak_mem_mb']:.0f} |")
+        commit = (stage.get("commit") or "")[:7] + ("" if stage.get("clean", True) else " (uncommitted changes)")
+        lines.append(f"| {name} | {stage['seconds']:.0f} | {stage['peak_mem_mb']:.0f} | {commit} |")
     if "pipeline" in data:
         done = data["pipeline"].get("finished_at", "")
         later = sorted(n for n, st in get(data, "stages").items() if st.get("finished_at", "") > done)
         note = f"; {', '.join(later)} run separately after it" if later else ""
-        lines.append(f"| **whole `make pipeline`** (kernel starts included{note}) | {data['pipeline']['seconds']:.0f} | |")
+        lines.append(f"| **whole `make pipeline`** (kernel starts included{note}) | {data['pipeline']['seconds']:.0f} | | |")
     lines += results_rows(data)
     return "\n".join(lines + ["", end])
 
