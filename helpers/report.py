@@ -91,10 +91,11 @@ class Stage:
 
     def __init__(self, name: str, metrics_path: Path):
         self.name, self.path, self.start = name, Path(metrics_path), time.perf_counter()
+        self.provenance = provenance()   # the code it runs is the code it started with: a run made in parts spans commits
 
     def finish(self, extra: dict | None = None) -> dict:
         seconds = round(time.perf_counter() - self.start, 1)
-        prov = provenance()   # per stage: a run made in parts can span commits
+        prov = self.provenance
         entry = {"seconds": seconds, "peak_mem_mb": peak_memory_mb(),
                  "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                  "commit": prov["commit"], "clean": prov["clean"]}
