@@ -73,31 +73,43 @@ def pair_logps(model, tokenizer, rows: list[dict], max_length: int | None = None
                reference: bool = False) -> dict[str, torch.Tensor]:
     """Summed log pi(response | prompt) of each row's chosen and rejected response, and their token counts, under
     the model (or, with `reference=True`, under the model with its adapters off). Sequences are cut at `max_length`
-    from the end, as TRL's `keep_start` truncation does."""
+    from the end, as TRL's `keep_start` truncation does. Each distinct (prompt, response) is scored once: in the
+    comparisons of 01 every answer of a prompt appears in K - 1 of them (tests/test_dpo.py checks the result is the
+    row-by-row one)."""
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id
-    out = {"chosen": [], "rejected": [], "chosen_tokens": [], "rejected_tokens": []}
+    where: dict[tuple, int] = {}
+    index = {"chosen": [], "rejected": []}
+    for t in (tokenize_pair(tokenizer, r) for r in rows):
+        for side in ("chosen", "rejected"):
+            index[side].append(where.setdefault((tuple(t["prompt_ids"]), tuple(t[f"{side}_ids"])), len(where)))
+    unique = list(where)
+    logps, counts = [], []
     was_training = model.training
     model.eval()
     with model.disable_adapter() if reference else nullcontext():
-        for start in range(0, len(rows), batch_size):
-            toks = [tokenize_pair(tokenizer, r) for r in rows[start:start + batch_size]]
-            for side in ("chosen", "rejected"):
-                seqs = [t["prompt_ids"] + t[f"{side}_ids"] for t in toks]
-                masks = [[0] * len(t["prompt_ids"]) + [1] * len(t[f"{side}_ids"]) for t in toks]
-                if max_length:
-                    seqs, masks = [s[:max_length] for s in seqs], [m[:max_length] for m in masks]
-                width = max(map(len, seqs))
-                ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], device=device)
-                attn = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs], device=device)
-                comp = torch.tensor([m + [0] * (width - len(m)) for m in masks], device=device)
-                logits = model(input_ids=ids, attention_mask=attn, use_cache=False).logits[:, :-1].float()
-                logp = torch.log_softmax(logits, -1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
-                m = comp[:, 1:].bool()
-                out[side].append(torch.where(m, logp, torch.zeros_like(logp)).sum(1).cpu())
-                out[f"{side}_tokens"].append(m.sum(1).cpu())
+        for start in range(0, len(unique), batch_size):
+            chunk = unique[start:start + batch_size]
+            seqs = [list(p) + list(c) for p, c in chunk]
+            masks = [[0] * len(p) + [1] * len(c) for p, c in chunk]
+            if max_length:
+                seqs, masks = [s[:max_length] for s in seqs], [m[:max_length] for m in masks]
+            width = max(map(len, seqs))
+            ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], device=device)
+            attn = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs], device=device)
+            comp = torch.tensor([m + [0] * (width - len(m)) for m in masks], device=device)
+            logits = model(input_ids=ids, attention_mask=attn, use_cache=False).logits[:, :-1].float()
+            logp = torch.log_softmax(logits, -1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+            m = comp[:, 1:].bool()
+            logps.append(torch.where(m, logp, torch.zeros_like(logp)).sum(1).cpu())
+            counts.append(m.sum(1).cpu())
     model.train(was_training)
-    return {k: torch.cat(v) for k, v in out.items()}
+    logps, counts = (torch.cat(x) if x else torch.zeros(0) for x in (logps, counts))
+    out = {}
+    for side in ("chosen", "rejected"):
+        i = torch.tensor(index[side], dtype=torch.long)
+        out[side], out[f"{side}_tokens"] = logps[i], counts[i]
+    return out
 
 
 def implicit_rewards(model, tokenizer, rows: list[dict], beta: float, max_length: int | None = None,
@@ -144,6 +156,7 @@ def build_trainer(source: str, rows, profile: config.Profile, precision: config.
         activation_checkpointing=checkpointing, logging_steps=log_every, seed=seed, data_seed=seed,
         use_cpu=precision.device == "cpu",   # else Trainer sends batches to a GPU it finds, away from the model
         save_strategy="no", report_to="none", disable_tqdm=False, **precision.trainer_flags)
+    models.lm_head_on_labelled_positions_only()   # on a CPU the prompt's positions skip the vocabulary projection
     trainer = DPOTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
                          peft_config=lora_config(profile, model))
     keep_trainable_fp32(trainer, precision)

@@ -255,6 +255,33 @@ def lora_targets(model, top: int | None) -> tuple:
 POLICY_META = "feedbackloop_policy.json"
 
 
+def lm_head_on_labelled_positions_only() -> bool:
+    """Make TRL's fused LM head project only the positions that carry a label on a CPU, as it does under Triton.
+
+    TRL (1.16, trl/trainer/utils.py, `add_fused_lm_head`, which its SFT, DPO and RLOO trainers use) computes each
+    token's log-probability through the 49k-token vocabulary in tiles. Where Triton runs (CUDA, XPU) it tiles only
+    the positions whose label is not -100; elsewhere it tiles every position, the prompt's included, so that XLA
+    devices need not recompile for each batch's count of labels. A CPU recompiles nothing, and here the prompt is
+    most of each sequence, so that is a vocabulary projection (and its backward) for nothing. The labelled positions'
+    numbers are the same either way (tests/test_models.py). Returns False, changing nothing, where this TRL has no
+    such switch."""
+    try:
+        from trl.trainer import utils as trl_utils
+    except ImportError:
+        return False
+    original = getattr(trl_utils, "_use_triton", None)
+    if original is None:
+        return False
+    if getattr(original, "labelled_only", False):
+        return True
+
+    def labelled_only(device):
+        return original(device) or device.type == "cpu"
+    labelled_only.labelled_only = True
+    trl_utils._use_triton = labelled_only
+    return True
+
+
 def save_policy(model, tokenizer, path, base: str, extra: dict | None = None):
     """A fine-tuned policy's LoRA adapter, its tokenizer and a note of the base model (PPO, RLOO and DPO alike),
     where `05_eval_fairness` finds it with `load_policy`."""

@@ -83,6 +83,7 @@ def build_trainer(source: str, rows: list[dict], profile: config.Profile, precis
         completion_only_loss=True, packing=False, gradient_checkpointing=False,
         use_cpu=precision.device == "cpu", **precision.trainer_flags, logging_steps=1, save_strategy="no",
         report_to="none", seed=profile.seed, dataloader_num_workers=0)
+    models.lm_head_on_labelled_positions_only()   # on a CPU the prompt's positions skip the vocabulary projection
     return SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
                       peft_config=lora_config(profile, model))
 

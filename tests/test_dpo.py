@@ -101,3 +101,21 @@ def test_training_moves_the_adapters_not_the_reference_and_the_saved_policy_relo
     again = generation.sample(loaded, loaded_tok, prompts, max_new_tokens=12, greedy=True, batch_size=4)
     assert [s.text for s in before] == [s.text for s in again]
 
+
+
+def test_each_distinct_answer_is_scored_once_and_gives_the_row_by_row_numbers():
+    base = str(models.materialize_offline_model())
+    model, tok = models.load_model(base, "policy", PRECISION), models.load_tokenizer(base, padding_side="right")
+    r = rows()
+    pairs = [r[0], {**r[0], "chosen": r[0]["rejected"], "rejected": r[0]["chosen"]}, r[1]]   # 4 distinct answers in 6 slots
+    scored = []
+    hook = model.register_forward_pre_hook(lambda m, args, kwargs: scored.append(kwargs["input_ids"].shape[0]),
+                                           with_kwargs=True)
+    together = dpo.pair_logps(model, tok, pairs)
+    hook.remove()
+    assert sum(scored) == 4
+    alone = [dpo.pair_logps(model, tok, [p], batch_size=1) for p in pairs]
+    for side in ("chosen", "rejected"):
+        assert torch.allclose(together[side], torch.cat([a[side] for a in alone]), atol=1e-3)
+        assert torch.equal(together[f"{side}_tokens"], torch.cat([a[f"{side}_tokens"] for a in alone]))
+    assert together["chosen"][0] == together["rejected"][1]

@@ -116,3 +116,27 @@ def test_reward_backbone_loads_in_4bit_on_this_device(offline_dir):
     with torch.no_grad():
         scores = model(**batch).logits
     assert scores.shape == (2, 1) and torch.isfinite(scores).all()
+
+
+def test_the_lm_head_on_labelled_positions_only_gives_the_same_log_probs_and_gradients(monkeypatch):
+    from trl.trainer import utils as trl_utils
+    monkeypatch.setattr(trl_utils, "_use_triton", trl_utils._use_triton)   # put back after the test
+    torch.manual_seed(0)
+    model = models.load_model(str(models.materialize_offline_model()), "policy", config.choose_precision("cpu"))
+    model.model.norm.weight.requires_grad_(True)     # its gradient flows back through the LM head
+    trl_utils.add_fused_lm_head(model)
+    ids = torch.randint(0, 1000, (2, 24))
+    labels = ids.masked_fill(torch.arange(24) < 16, -100)     # a prompt of 16 tokens carries no label
+
+    def run():
+        model.zero_grad()
+        out = model(input_ids=ids, labels=labels, fused_lm_head=True)
+        out.loss.backward()
+        return out.log_probs.detach(), model.model.norm.weight.grad.clone()
+
+    every_position = run()
+    assert models.lm_head_on_labelled_positions_only() and models.lm_head_on_labelled_positions_only()   # idempotent
+    labelled_only = run()
+    assert torch.allclose(every_position[0], labelled_only[0], atol=1e-5)
+    assert torch.allclose(every_position[1], labelled_only[1], atol=1e-5)
+    assert (labelled_only[0][:, :15] == 0).all()      # the prompt's positions carry no log-probability
