@@ -159,6 +159,13 @@ def provenance_text(data: dict) -> str:
     return f"commit {prov['commit'][:7]} ({'clean tree' if prov.get('clean') else 'uncommitted changes'})"
 
 
+def stage_commit(stage: dict) -> str:
+    """The commit one notebook ran from, as stages record it (older runs did not)."""
+    if not stage.get("commit"):
+        return "not recorded"
+    return stage["commit"][:7] + ("" if stage.get("clean") else " (uncommitted changes)")
+
+
 def readme_block(data: dict) -> str:
     """The README's measured block: how long each notebook took, where, in which profile."""
     begin, end = readme_markers(data.get("task"))
@@ -171,8 +178,7 @@ def readme_block(data: dict) -> str:
              f"{provenance_text(data)}.",
              "", "| notebook | seconds | peak memory (MB) | commit |", "|---|---|---|---|"]
     for name, stage in sorted(get(data, "stages").items()):
-        commit = (stage.get("commit") or "")[:7] + ("" if stage.get("clean", True) else " (uncommitted changes)")
-        lines.append(f"| {name} | {stage['seconds']:.0f} | {stage['peak_mem_mb']:.0f} | {commit} |")
+        lines.append(f"| {name} | {stage['seconds']:.0f} | {stage['peak_mem_mb']:.0f} | {stage_commit(stage)} |")
     if "pipeline" in data:
         done = data["pipeline"].get("finished_at", "")
         later = sorted(n for n, st in get(data, "stages").items() if st.get("finished_at", "") > done)
@@ -379,8 +385,8 @@ def report_markdown(data: dict, reports_dir: Path) -> str:
            f"transformers {v.get('transformers', '?')}, trl {v.get('trl', '?')}; last stage finished {date}; "
            f"{provenance_text(data)}" + (f"; whole `make pipeline` {data['pipeline']['seconds']:.0f} s" if "pipeline" in data else "")
            + ".", "",
-           "## Stages", "", "| notebook | seconds | peak memory (MB) |", "|---|---|---|"]
-    out += [f"| {n} | {s['seconds']:.0f} | {s['peak_mem_mb']:.0f} |" for n, s in sorted(stages.items())]
+           "## Stages", "", "| notebook | seconds | peak memory (MB) | commit |", "|---|---|---|---|"]
+    out += [f"| {n} | {s['seconds']:.0f} | {s['peak_mem_mb']:.0f} | {stage_commit(s)} |" for n, s in sorted(stages.items())]
     out += ["", "## Headline results", "", *results_rows(data)[1:]]
     from .tasks import get as get_task
     task = get_task(data["task"])
