@@ -104,12 +104,9 @@ def pair_logps(model, tokenizer, rows: list[dict], max_length: int | None = None
             logps.append(torch.where(m, logp, torch.zeros_like(logp)).sum(1).cpu())
             counts.append(m.sum(1).cpu())
     model.train(was_training)
-    logps, counts = (torch.cat(x) if x else torch.zeros(0) for x in (logps, counts))
-    out = {}
-    for side in ("chosen", "rejected"):
-        i = torch.tensor(index[side], dtype=torch.long)
-        out[side], out[f"{side}_tokens"] = logps[i], counts[i]
-    return out
+    logps, counts = torch.cat(logps), torch.cat(counts)
+    return {key: values[torch.tensor(index[side], dtype=torch.long)]
+            for side in ("chosen", "rejected") for key, values in ((side, logps), (f"{side}_tokens", counts))}
 
 
 def implicit_rewards(model, tokenizer, rows: list[dict], beta: float, max_length: int | None = None,

@@ -95,10 +95,9 @@ class Stage:
 
     def finish(self, extra: dict | None = None) -> dict:
         seconds = round(time.perf_counter() - self.start, 1)
-        prov = self.provenance
         entry = {"seconds": seconds, "peak_mem_mb": peak_memory_mb(),
                  "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                 "commit": prov["commit"], "clean": prov["clean"]}
+                 "commit": self.provenance["commit"], "clean": self.provenance["clean"]}
         update(self.path, {"stages": {self.name: {**entry, **(extra or {})}}})
         return entry
 
