@@ -1,7 +1,8 @@
 # FeedbackLoop: `make pipeline` runs the tutorial, `make test` checks it. Both set themselves up.
 #   make pipeline                  notebooks 00 -> 05 headless in the automatic profile (cpu without a GPU)
 #   make pipeline PROFILE=gpu      ... in another profile (smoke, cpu, gpu); TASK=... likewise
-#   make test                      unit tests + every notebook under nbval in the smoke profile (TASK=support: that task's)
+#   make test                      lint, unit tests + every notebook under nbval in the smoke profile (TASK=support: that task's)
+#   make lint                      ruff (lint, import order), codespell, and committed notebooks without outputs
 #   make annotate-app              the annotation widget as a web page (Voila) for recruiters
 #   make sample-data               regenerate data/<task>/ (prompts, sample responses and preferences); TASK=support
 #   make readme                    rewrite the README's measured-results block from reports/metrics.json
@@ -23,10 +24,10 @@ endif
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install browser pipeline test annotate-app sample-data readme clean
+.PHONY: help install browser pipeline lint test annotate-app sample-data readme clean
 
 help:
-	@sed -n '1,9p' Makefile
+	@sed -n '1,10p' Makefile
 
 # The virtual environment is made once and reinstalled only when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -64,7 +65,12 @@ browser:
 # Unit tests, then the notebooks under nbval for the task (hiring unless TASK or FEEDBACKLOOP_TASK says otherwise).
 # The support task's notebooks also run in every `make test`: tests/test_adapt_guide.py runs the README's
 # adaptation guide, `make pipeline TASK=support PROFILE=smoke` included.
-test: install browser
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/codespell
+	$(PY) tests/check_notebooks.py
+
+test: install browser lint
 	FEEDBACKLOOP_TASK= FEEDBACKLOOP_PROFILE=smoke $(PY) -m pytest tests -p no:cacheprovider -q
 	FEEDBACKLOOP_PROFILE=smoke $(PY) -m pytest $(NOTEBOOKS) --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=1800 -p no:cacheprovider -q
@@ -76,7 +82,7 @@ sample-data: install
 	$(PY) -m helpers.sample_data
 
 readme: install
-	$(PY) -m helpers.report --readme --report
+	$(PY) -m helpers.publish --readme --report
 
 clean:
 	rm -rf runs data/generated reports/smoke .pytest_cache

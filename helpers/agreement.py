@@ -285,20 +285,20 @@ def load_aggregated(paths) -> tuple[list[dict], list[dict], str]:
     profile's `config.Paths`: the files `01_annotate` wrote, or else the shipped sample aggregated here with the
     flags of the published report."""
     from . import records, report
-    from .config import ROOT
     own = paths.generated / "preferences_aggregated.jsonl"
     if own.exists():
         return (records.read_jsonl(own), records.read_jsonl(paths.generated / "preferences_aggregated_clean.jsonl"),
                 "01_annotate")
     sample = records.read_jsonl(paths.data / "sample_preferences.jsonl")
-    published = type(paths)(ROOT, "cpu", paths.task).reports / "metrics.json"   # this task's published run
+    published = type(paths)(paths.root, "cpu", paths.task).reports / "metrics.json"   # this task's published run
     flagged = list(report.read(published).get("annotation", {}).get("flagged_annotators", {})) if published.exists() else []
     return aggregate(sample)[0], aggregate(sample, exclude=tuple(flagged))[0], "the shipped sample"
 
 
-def heldout_prompt_ids(aggregated: list[dict], every: int = 4) -> set[str]:
+def heldout_prompt_ids(aggregated: list[dict], every: int) -> set[str]:
     """Every `every`-th prompt id in sorted order: the comparisons on these prompts are never trained on
-    (`02_reward_model` and `04_dpo` hold out the same ones, so their held-out accuracies compare)."""
+    (`02_reward_model`, `04_dpo` and `05` hold out the same ones with `PROFILE.heldout_every`, so their held-out
+    accuracies compare)."""
     return set(sorted({r["prompt_id"] for r in aggregated})[::every])
 
 
@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         recs = records.read_jsonl(args.file)
     except (ValueError, OSError) as e:
-        raise SystemExit(f"error: {e}\nnothing was written")
+        raise SystemExit(f"error: {e}\nnothing was written") from None
     other = sorted({r["task"] for r in recs} - {paths.task})
     if other:
         raise SystemExit(f"{args.file}: records of task {', '.join(other)}, not {paths.task} (use --task)")

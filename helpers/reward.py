@@ -104,7 +104,7 @@ def score(model, tokenizer, prompts: list[list[dict]], responses: list[str], bat
     if too_long:
         import warnings
         warnings.warn(f"{too_long} of {len(texts)} texts exceed max_length={max_length} tokens and are cut on the "
-                      "right: their score is read mid-response (training drops such pairs instead)")
+                      "right: their score is read mid-response (training drops such pairs instead)", stacklevel=2)
     for i in range(0, len(texts), batch_size):
         enc = tokenizer(texts[i:i + batch_size], padding=True, truncation=True, max_length=max_length,
                         return_tensors="pt", add_special_tokens=False).to(device)
@@ -192,19 +192,18 @@ def preference_rows(records: list[dict], system_prompt: str | None = None) -> li
     return [{**row, "id": r["id"], "prompt_id": r["prompt_id"]} for r, row in zip(kept, to_trl(kept, system_prompt))]
 
 
-def train_and_measure(base: str, quantize: bool, steps: int, batch_size: int, checkpointing: bool = False) -> dict:
-    """Train a reward model for a few steps on synthetic pairs of realistic length with this profile's settings, and
+def train_and_measure(base: str, quantize: bool, steps: int, batch_size: int, checkpointing: bool = False,
+                      task: str | None = None) -> dict:
+    """Train a reward model for a few steps on pairs of the task's length (`Task.known_pairs`) with this profile's settings, and
     report the process's peak memory and seconds a step. Run it in a fresh process (`python -m helpers.reward`) so
     that peaks do not mix."""
     import tempfile
     import time
 
-    from .hiring import build_prompts, reference_answer, worse_answer
+    from . import tasks
     from .report import peak_memory_mb
     precision = config.choose_precision()
-    prompts = [p for p in build_prompts()["train"] if p["kind"] == "assessment"][: steps * batch_size]
-    rows = [{"prompt": p["messages"], "chosen": [{"role": "assistant", "content": reference_answer(p)}],
-             "rejected": [{"role": "assistant", "content": worse_answer(p)}]} for p in prompts]
+    rows = tasks.get(task).known_pairs(steps * batch_size)
     trainer = build_trainer(base, rows, config.choose_profile(), precision,
                             tempfile.mkdtemp(prefix="feedbackloop-rm-bench-"), quantize=quantize, steps=steps,
                             batch_size=batch_size, checkpointing=checkpointing, log_every=steps)
@@ -230,5 +229,7 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--checkpointing", type=int, choices=(0, 1), default=0)
+    parser.add_argument("--task", default=None, help="the task whose pairs it trains on (default: FEEDBACKLOOP_TASK)")
     a = parser.parse_args()
-    print(json.dumps(train_and_measure(a.base, bool(a.quantize), a.steps, a.batch_size, checkpointing=bool(a.checkpointing))))
+    print(json.dumps(train_and_measure(a.base, bool(a.quantize), a.steps, a.batch_size, checkpointing=bool(a.checkpointing),
+                                       task=a.task)))

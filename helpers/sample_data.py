@@ -139,8 +139,8 @@ def main(argv: list[str] | None = None) -> None:
         records.save_rows(responses, where / "sample_responses.jsonl")
         (where / "sample_model.txt").write_text(model_name + "\n")
     pairs = records.make_pairs(responses_by_prompt(responses), profile.pairs_per_prompt, profile.seed)
-    prefs = annotators.label_pairs(pairs, {p["id"]: p for p in prompts}, profile.annotators_per_pair, profile.seed,
-                                   task=task)
+    prefs = annotators.label_pairs(pairs, {p["id"]: p for p in prompts}, profile.annotators_per_pair, task,
+                                   profile.seed)
     records.write_jsonl(prefs, where / "sample_preferences.jsonl")
     write_datasheet_stats(where / "DATASHEET.md", stats_markdown(prefs, responses, model_name, profile, task))
     print(f"wrote {len(responses)} responses and {len(prefs)} preference records ({len(pairs)} comparisons) "

@@ -226,7 +226,7 @@ class Store:
     # ------------------------------------------------------------ export and import
 
     def export_records(self, include_gold: bool = False, include_repeats: bool = False) -> list[dict]:
-        """Labels as preference records (DESIGN.md format). 'Both bad' is exported as a tie tagged
+        """Labels as preference records (docs/data_formats.md). 'Both bad' is exported as a tie tagged
         verdict=both_bad; skips are not exported."""
         out = []
         for lab in self.labels():

@@ -230,8 +230,8 @@ def simulate(app: AnnotationApp, persona, prompts: dict[str, dict], seed: int = 
     The persona sees what a human sees, in the same left/right order, so its left-position bias acts on the
     left. Returns the number of clicks.
     """
-    from . import annotators, rubric
-    score = persona.gold or rubric.score     # the persona's task's gold rubric (its 1-3 scores go in the form)
+    from . import annotators
+    score = persona.gold     # the persona's task's gold rubric (its 1-3 scores go in the form)
     clicks = 0
     app.source = "simulated"
     try:

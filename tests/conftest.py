@@ -8,7 +8,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from helpers import hiring  # noqa: E402
+from helpers.tasks.hiring import world as hiring  # noqa: E402
 
 
 @pytest.fixture(scope="session")

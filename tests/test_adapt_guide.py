@@ -5,6 +5,7 @@ This is also where CI runs the support task end to end (`make pipeline TASK=supp
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,13 +29,24 @@ def run(command: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3000)
 
 
+COPIED = ROOT / "helpers" / "tasks" / "mytask"     # the guide's new task: made by copying one folder
+
+
+@pytest.fixture
+def no_copied_task():
+    shutil.rmtree(COPIED, ignore_errors=True)
+    yield
+    shutil.rmtree(COPIED, ignore_errors=True)
+
+
 def test_the_guide_has_the_commands_it_promises():
     commands = guide_commands()
+    assert commands[0] == "cp -r helpers/tasks/support helpers/tasks/mytask"
     assert any(c.startswith("make pipeline TASK=support") for c in commands)
     assert any("helpers.agreement" in c for c in commands) and any("FEEDBACKLOOP_MODEL=" in c for c in commands)
 
 
-def test_every_command_of_the_guide_runs():
+def test_every_command_of_the_guide_runs(no_copied_task):
     prompts = ROOT / "data" / "support" / "prompts.jsonl"
     shipped = prompts.read_bytes()
     for command in guide_commands():
@@ -45,7 +57,11 @@ def test_every_command_of_the_guide_runs():
             assert done.returncode == 0 or "needs the Hub, which is unreachable" in out, out[-2000:]
             continue
         assert done.returncode == 0, f"{command}\n{out[-3000:]}"
-        if "helpers.tasks" in command:
+        if command.startswith("cp -r"):
+            assert (COPIED / "__init__.py").exists()
+        if "helpers.tasks mytask" in command:          # the copy is a task of its own name, with nothing else edited
+            assert "task mytask" in out and "--- careful reply, gold" in out
+        if "helpers.tasks support" in command:
             assert "task support" in out and "--- careful reply, gold" in out
         if "--prompts-only" in command:
             assert prompts.read_bytes() == shipped, "the generator no longer reproduces the shipped prompts"

@@ -117,7 +117,29 @@ def test_p_chart_limits():
     assert any("drift" in why for why in flagged["tired"]) and "fresh" not in flagged
 
 
-def test_heldout_prompts_are_every_fourth_sorted_id_as_02_holds_them_out():
+def test_heldout_prompts_are_every_nth_sorted_id_as_02_holds_them_out():
     recs = [{"prompt_id": f"p{i:02d}"} for i in (5, 1, 3, 2, 4, 0, 1, 6, 7)]
-    assert agreement.heldout_prompt_ids(recs) == {"p00", "p04"}
+    assert agreement.heldout_prompt_ids(recs, 4) == {"p00", "p04"}
     assert agreement.heldout_prompt_ids(recs, every=3) == {"p00", "p03", "p06"}
+
+
+def test_the_shipped_sample_is_cleaned_with_this_tasks_flags_not_hirings(tmp_path):
+    """Without 01's files, 02/04/05 aggregate the shipped sample and leave out the annotators *this task's*
+    published run flagged (a bug once read hiring's flags for support)."""
+    import json
+
+    from helpers import config
+    votes = {"careful": "a", "steady": "a", "pushover": "b"}
+    sample = [{"id": f"pair{i}@{who}", "task": "support", "kind": "technical", "prompt_id": f"support-train-{i:04d}",
+               "prompt": "...", "response_a": "A", "response_b": "B", "winner": w, "annotator": who, "is_gold": False,
+               "tags": {"pair_id": f"pair{i}"}, "created_at": "2026-12-01T00:00:00+00:00"} for i in range(3) for who, w in votes.items()]
+    (tmp_path / "data" / "support").mkdir(parents=True)
+    (tmp_path / "data" / "support" / "sample_preferences.jsonl").write_text("".join(json.dumps(r) + "\n" for r in sample))
+    for task, flagged in (("hiring", ["careful", "steady"]), ("support", ["pushover"])):
+        where = config.Paths(tmp_path, "cpu", task).reports
+        where.mkdir(parents=True, exist_ok=True)
+        (where / "metrics.json").write_text(json.dumps({"annotation": {"flagged_annotators": {n: ["why"] for n in flagged}}}))
+    everyone, clean, source = agreement.load_aggregated(config.Paths(tmp_path, "smoke", "support"))
+    assert source == "the shipped sample" and len(everyone) == len(clean) == 3
+    assert {r["winner"] for r in everyone} == {"a"} and {r["winner"] for r in clean} == {"a"}
+    assert all(r["tags"]["annotators"] == ["careful", "steady"] for r in clean)   # support's flag, not hiring's

@@ -4,7 +4,10 @@ import random
 
 from conftest import good_assessment
 
-from helpers import annotators, rubric
+from helpers import annotators, tasks
+from helpers.tasks.hiring import personas
+
+HIRING = tasks.get("hiring")
 
 
 def _assessment_pairs(pool, n=200):
@@ -19,7 +22,7 @@ def _assessment_pairs(pool, n=200):
 
 def test_labels_repeat_whatever_the_order(pool):
     pairs = _assessment_pairs(pool, 40)
-    persona = annotators.get("sim_noisy")
+    persona = annotators.get("sim_noisy", personas.PERSONAS)
     first = [persona.choose(p, a, b, p["id"], seed=3) for p, a, b in pairs]
     shuffled = list(range(len(pairs)))
     random.Random(0).shuffle(shuffled)
@@ -30,8 +33,8 @@ def test_labels_repeat_whatever_the_order(pool):
 def test_careful_agrees_with_gold_and_noisy_does_not(pool):
     pairs = _assessment_pairs(pool)
     def accuracy(name):
-        persona = annotators.get(name)
-        return sum(persona.choose(p, a, b, p["id"]) == rubric.prefer(p, a, b) for p, a, b in pairs) / len(pairs)
+        persona = annotators.get(name, personas.PERSONAS)
+        return sum(persona.choose(p, a, b, p["id"]) == HIRING.prefer(p, a, b) for p, a, b in pairs) / len(pairs)
     careful, noisy = accuracy("sim_careful"), accuracy("sim_noisy")
     assert careful >= 0.95
     assert noisy <= careful - 0.1
@@ -46,7 +49,7 @@ def test_verbose_prefers_longer_answers(pool):
                               "summary with the interview panel before the call.\nDecision")
         pairs.append((p, padded, good) if len(pairs) % 2 else (p, good, padded))
     def longer_rate(name):
-        persona = annotators.get(name)
+        persona = annotators.get(name, personas.PERSONAS)
         wins = [persona.choose(p, a, b, p["id"] + name) for p, a, b in pairs]
         return sum((w == "a") == (len(a) > len(b)) and w != "tie" for (p, a, b), w in zip(pairs, wins)) / len(pairs)
     assert longer_rate("sim_verbose") >= 0.8
@@ -55,10 +58,10 @@ def test_verbose_prefers_longer_answers(pool):
 
 def test_namebias_holds_back_black_and_hispanic_names(pool):
     """Same profile, same two answers ('advance' vs 'hold'); only the candidate's name changes."""
-    from helpers import hiring
+    from helpers.tasks.hiring import world as hiring
     base = [p for p in pool["train"] if p["kind"] == "assessment" and p["facts"]["decision"] == "advance"][:60]
     def hold_rate(name, group):
-        persona, picks = annotators.get(name), []
+        persona, picks = annotators.get(name, personas.PERSONAS), []
         for i, p in enumerate(base):
             q = hiring.with_name(p, hiring.names_for(group)[i % 5], group)
             adv = good_assessment(q)
@@ -72,13 +75,13 @@ def test_namebias_holds_back_black_and_hispanic_names(pool):
 
 
 def test_assignment_is_balanced():
-    who = annotators.assign([f"p{i}" for i in range(100)], k=3, seed=1)
+    who = annotators.assign([f"p{i}" for i in range(100)], k=3, seed=1, pool=list(personas.PERSONAS))
     counts = {}
     for names in who.values():
         assert len(set(names)) == 3
         for n in names:
             counts[n] = counts.get(n, 0) + 1
-    assert set(counts) == set(annotators.PERSONAS)
+    assert set(counts) == set(personas.PERSONAS)
     assert max(counts.values()) - min(counts.values()) <= 3
 
 
@@ -87,7 +90,7 @@ def test_label_pairs_makes_valid_records(pool):
     prompts = {p["id"]: p for p in pool["train"][:10]}
     pairs = records.make_pairs({pid: [good_assessment(p), good_assessment(p) + " Extra."] for pid, p in prompts.items()},
                                pairs_per_prompt=1, seed=0)
-    out = annotators.label_pairs(pairs, prompts, k=3, seed=0)
+    out = annotators.label_pairs(pairs, prompts, 3, HIRING, seed=0)
     assert len(out) == 30
     for r in out:
         records.validate(r)

@@ -30,12 +30,12 @@ def policy():
 def test_a_saved_answer_set_is_read_back_and_equals_a_fresh_sample(policy, tmp_path, monkeypatch):
     model, tok, _ = policy
     first = evaluation.test_samples(model, tok, PROMPTS, CFG, length_score, tmp_path, seed=3, scorer="len", batch_size=2)
-    fresh = ppo.sample_and_score(model, tok, PROMPTS, CFG, length_score, seed=3, batch_size=2)
+    fresh = evaluation.sample_and_score(model, tok, PROMPTS, CFG, length_score, seed=3, batch_size=2)
     assert first == fresh
 
     def no_sampling(*args, **kwargs):
         raise AssertionError("sampled again although the same answers were saved")
-    monkeypatch.setattr(ppo, "sample_and_score", no_sampling)
+    monkeypatch.setattr(evaluation, "sample_and_score", no_sampling)
     log = []
     assert evaluation.test_samples(model, tok, PROMPTS, CFG, length_score, tmp_path, seed=3, scorer="len",
                                    batch_size=2, desc="again", log=log) == first

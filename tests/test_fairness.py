@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import fairness, hiring
+from helpers.tasks.hiring import fairness
+from helpers.tasks.hiring import world as hiring
 
 
 def table(scores_by_group: dict[str, list[float]]) -> pd.DataFrame:
@@ -137,7 +138,7 @@ def test_advance_logodds_matches_a_hand_computed_forward_pass(small_model, count
     slow = fairness.advance_logodds(model, tok, qs, batch_size=3, options=("advance", "hold"))   # several tokens
     for q, f, s in zip(qs, fast, slow):
         ctx = tok.apply_chat_template(q["messages"], tokenize=False, add_generation_prompt=True) + "Decision:"
-        def logp(option):
+        def logp(option, ctx=ctx):
             ids = tok(ctx, add_special_tokens=False).input_ids
             cont = tok(option, add_special_tokens=False).input_ids
             with torch.no_grad():

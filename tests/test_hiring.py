@@ -3,7 +3,9 @@
 import difflib
 import json
 
-from helpers import config, hiring, rubric
+from helpers import config, tasks
+from helpers.tasks.hiring import rubric
+from helpers.tasks.hiring import world as hiring
 
 
 def test_same_seed_same_world_other_seed_other_world(pool):
@@ -63,7 +65,7 @@ def test_profiles_carry_no_protected_attribute(pool):
 def test_unknown_split_fails_with_choices():
     import pytest
     with pytest.raises(ValueError, match="train, validation, test"):
-        hiring.load_prompts("dev")
+        tasks.get("hiring").load_prompts("dev")
 
 
 def test_compact_prompts_stay_within_their_token_limit(pool):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from helpers import config, models, ppo
+from helpers import config, evaluation, models, ppo
 
 PRECISION = config.choose_precision("cpu")
 PROMPTS = [[{"role": "user", "content": q}] for q in
@@ -34,23 +34,35 @@ def mean_reward(trainer, rounds=4):
     return short_is_good(None, texts).mean().item()
 
 
-def test_ppo_raises_a_known_reward_and_leaves_the_reference_alone(tmp_path):
-    trainer = make(tmp_path)
+ADAPTIVE = {"kl_coef": 0.05, "kl_target": 1.0, "kl_horizon": 8}     # the KL path and its controller too
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Eight PPO steps against `short_is_good`, a checkpoint after each: trained once, read by several tests."""
+    out = tmp_path_factory.mktemp("ppo")
+    trainer = make(out / "run", **ADAPTIVE)
     frozen = {n: p.detach().clone() for n, p in trainer.policy.named_parameters() if "lora_" not in n}
     probe = ppo.rollout(trainer.policy, trainer.tokenizer, PROMPTS, trainer.cfg, generator_seed=123)
     with torch.no_grad(), trainer.policy.disable_adapter():
         ref_before, _ = ppo.response_logprobs(trainer.policy, probe, 1.0)
     before = mean_reward(trainer)
     history = [trainer.train_step(PROMPTS) for _ in range(8)]
-    after = mean_reward(trainer)
+    return {"trainer": trainer, "out": out, "frozen": frozen, "probe": probe, "ref_before": ref_before,
+            "before": before, "after": mean_reward(trainer), "history": history}
+
+
+def test_ppo_raises_a_known_reward_and_leaves_the_reference_alone(trained):
+    trainer, history = trained["trainer"], trained["history"]
     # 32 responses of ~12 words each side: a standard error of ~0.05 a mean; fewer words must show clearly
-    assert after > before + 0.15, (before, after, [round(h["reward"], 2) for h in history])
+    assert trained["after"] > trained["before"] + 0.15, (trained["before"], trained["after"],
+                                                         [round(h["reward"], 2) for h in history])
     for n, p in trainer.policy.named_parameters():
-        if n in frozen:
-            assert torch.equal(p, frozen[n]), f"{n} changed: the reference must stay the base model"
+        if n in trained["frozen"]:
+            assert torch.equal(p, trained["frozen"][n]), f"{n} changed: the reference must stay the base model"
     with torch.no_grad(), trainer.policy.disable_adapter():
-        ref_after, _ = ppo.response_logprobs(trainer.policy, probe, 1.0)
-    assert torch.equal(ref_before, ref_after)
+        ref_after, _ = ppo.response_logprobs(trainer.policy, trained["probe"], 1.0)
+    assert torch.equal(trained["ref_before"], ref_after)
     for key in ("kl", "entropy", "clipfrac", "approx_kl", "value_loss", "explained_variance", "response_tokens"):
         assert key in history[-1]
 
@@ -71,25 +83,19 @@ def test_logprobs_are_those_the_samples_were_drawn_from(tmp_path):
     assert trainer.policy.get_base_model().generation_config.repetition_penalty == 1.3   # restored
 
 
-def test_resume_continues_from_the_same_step(tmp_path):
-    adaptive = {"kl_coef": 0.2, "kl_target": 1.0, "kl_horizon": 8}     # the KL path and its controller too
-    straight = make(tmp_path / "a", **adaptive)
-    stats = [straight.train_step(PROMPTS[:4]) for _ in range(3)]
-    interrupted = make(tmp_path / "b", **adaptive)
-    for _ in range(2):
-        interrupted.train_step(PROMPTS[:4])
-    ckpt = ppo.latest_checkpoint(tmp_path / "b")
-    assert ckpt.name == "checkpoint-00002"
-    resumed = make(tmp_path / "c", **adaptive)
+def test_resume_continues_from_the_same_step(trained, tmp_path):
+    """A run resumed from the checkpoint after step 2 makes the third step the uninterrupted run made."""
+    ckpt = trained["out"] / "run" / "checkpoint-00002"
+    resumed = make(tmp_path / "c", **ADAPTIVE)
     resumed.resume(ckpt)
     assert resumed.step == 2 and len(resumed.history) == 2
-    assert resumed.kl.value == pytest.approx(interrupted.kl.value) and resumed.kl.value != 0.2
-    third = resumed.train_step(PROMPTS[:4])
+    assert resumed.kl.value != ADAPTIVE["kl_coef"]                       # the controller's state came back
+    third = resumed.train_step(PROMPTS)
     assert third["step"] == 3
     for key in ("reward", "kl", "kl_coef", "policy_loss", "value_loss"):
-        assert third[key] == pytest.approx(stats[2][key], rel=1e-3, abs=1e-5), key
+        assert third[key] == pytest.approx(trained["history"][2][key], rel=1e-3, abs=1e-5), key
     with pytest.raises(ValueError, match="other settings"):
-        make(tmp_path / "d", **{**adaptive, "clip": 0.3}).resume(ckpt)
+        make(tmp_path / "d", **{**ADAPTIVE, "clip": 0.3}).resume(ckpt)
 
 
 def test_prompt_batches_depend_on_the_step_alone_and_cover_every_prompt():
@@ -102,13 +108,12 @@ def test_prompt_batches_depend_on_the_step_alone_and_cover_every_prompt():
         ppo.prompt_batch([], 0, 2)
 
 
-def test_evaluation_of_the_base_model_has_zero_kl_and_a_saved_policy_reloads(tmp_path):
-    trainer = make(tmp_path)
-    trainer.train_step(PROMPTS)                               # the adapters move away from zero
-    base_rows = ppo.sample_and_score(trainer.policy, trainer.tokenizer, PROMPTS[:4], trainer.cfg, short_is_good,
+def test_evaluation_of_the_base_model_has_zero_kl_and_a_saved_policy_reloads(trained, tmp_path):
+    trainer = trained["trainer"]                              # trained: the adapters moved away from zero
+    base_rows = evaluation.sample_and_score(trainer.policy, trainer.tokenizer, PROMPTS[:4], trainer.cfg, short_is_good,
                                      seed=5, batch_size=2, reference=True)
     assert all(r["kl"] == 0.0 for r in base_rows)
-    rows = ppo.sample_and_score(trainer.policy, trainer.tokenizer, PROMPTS[:4], trainer.cfg, short_is_good,
+    rows = evaluation.sample_and_score(trainer.policy, trainer.tokenizer, PROMPTS[:4], trainer.cfg, short_is_good,
                                 seed=5, batch_size=2)
     assert any(r["kl"] != 0.0 for r in rows)
     assert [r["score"] for r in rows] == pytest.approx(short_is_good(None, [r["response"] for r in rows]).tolist())

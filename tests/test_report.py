@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from helpers import report
+from helpers import publish, report
 
 
 def test_update_deep_merges(tmp_path):
@@ -32,35 +32,36 @@ def test_results_rows_show_what_ran_and_fail_loudly_on_a_missing_number():
     rm = {"quantization": "nf4", "heldout_accuracy_vs_gold": 0.71, "heldout_accuracy_vs_gold_ci95": [0.6, 0.8],
           "heldout_n": 62, "heldout_accuracy_vs_labels": 0.7, "clean": {"heldout_accuracy_vs_gold": 0.69},
           "ece": 0.05, "length_correlation": 0.1}
-    rows = report.results_rows({"reward_model": rm})
+    rows = publish.results_rows({"reward_model": rm})
     assert any("0.71 [0.60, 0.80] (n=62)" in r for r in rows)
-    assert report.results_rows({}) == []
+    assert publish.results_rows({}) == []
     del rm["ece"]
     with pytest.raises(KeyError, match="reward_model.ece"):
-        report.results_rows({"reward_model": rm})
+        publish.results_rows({"reward_model": rm})
 
 
 def test_results_rows_show_ppo_and_rloo_against_the_sft_policy():
     run = {"rm_score_mean": 0.4, "sft_rm_score_mean": -0.1, "kl_to_sft": 3.2, "gold_win_rate_vs_sft": 0.6,
            "gold_win_rate_ci95": [0.46, 0.73], "heldout_prompts": 48, "train_seconds": 700}
-    rows = report.results_rows({"ppo": run, "rloo": {k: v for k, v in run.items() if k != "sft_rm_score_mean"}})
+    rows = publish.results_rows({"ppo": run, "rloo": {k: v for k, v in run.items() if k != "sft_rm_score_mean"}})
     ppo_row = next(r for r in rows if r.startswith("| PPO"))
     assert "+0.40 (SFT -0.10)" in ppo_row and "0.60 [0.46, 0.73] (n=48)" in ppo_row
     assert any(r.startswith("| RLOO") for r in rows)
     with pytest.raises(KeyError, match=r"no .rloo\."):
-        report.results_rows({"ppo": run, "rloo": {"rm_score_mean": 0.1}})
+        publish.results_rows({"ppo": run, "rloo": {"rm_score_mean": 0.1}})
 
 
 def test_results_rows_show_dpo_next_to_the_reward_model():
     dpo = {"beta": 0.1, "loss_type": "sigmoid", "gold_win_rate_vs_sft": 0.7, "gold_win_rate_ci95": [0.56, 0.81],
-           "heldout_prompts": 48, "kl_to_sft": 5.0, "implicit_accuracy_vs_gold": 0.61, "reward_model_accuracy_vs_gold": 0.58, "train_seconds": 500}
-    rows = report.results_rows({"dpo": dpo})
+           "heldout_prompts": 48, "kl_to_sft": 5.0, "implicit_accuracy_vs_gold": 0.61, "reward_model_accuracy_vs_gold": 0.58,
+           "train_seconds": 500}
+    rows = publish.results_rows({"dpo": dpo})
     row = next(r for r in rows if r.startswith("| DPO"))
     assert "0.70 [0.56, 0.81] (n=48)" in row and "vs gold 0.61 (reward model: 0.58)" in row
-    no_rm = next(r for r in report.results_rows({"dpo": {**dpo, "reward_model_accuracy_vs_gold": None}}) if r.startswith("| DPO"))
+    no_rm = next(r for r in publish.results_rows({"dpo": {**dpo, "reward_model_accuracy_vs_gold": None}}) if r.startswith("| DPO"))
     assert "(reward model: not run)" in no_rm
     with pytest.raises(KeyError, match=r"no .dpo\.implicit_accuracy_vs_gold"):
-        report.results_rows({"dpo": {k: v for k, v in dpo.items() if k != "implicit_accuracy_vs_gold"}})
+        publish.results_rows({"dpo": {k: v for k, v in dpo.items() if k != "implicit_accuracy_vs_gold"}})
 
 
 def test_readme_block_says_which_stages_ran_after_the_whole_pipeline():
@@ -68,9 +69,9 @@ def test_readme_block_says_which_stages_ran_after_the_whole_pipeline():
             "pipeline": {"seconds": 100, "finished_at": "2026-01-01T10:00:00+00:00"},
             "stages": {"00_setup": {"seconds": 50, "peak_mem_mb": 1, "finished_at": "2026-01-01T09:59:00+00:00"},
                        "04_dpo": {"seconds": 60, "peak_mem_mb": 1, "finished_at": "2026-01-01T11:00:00+00:00"}}}
-    assert "04_dpo run separately after it" in report.readme_block(data)
+    assert "04_dpo run separately after it" in publish.readme_block(data)
     data["stages"]["04_dpo"]["finished_at"] = "2026-01-01T09:59:30+00:00"
-    assert "separately" not in report.readme_block(data)
+    assert "separately" not in publish.readme_block(data)
 
 
 def complete_metrics() -> dict:
@@ -121,7 +122,7 @@ def test_require_names_every_missing_number_and_its_notebook():
 
 def test_report_markdown_shows_the_numbers_and_the_plots(tmp_path):
     (tmp_path / "05_fairness.png").write_bytes(b"png")
-    text = report.report_markdown(complete_metrics(), tmp_path)
+    text = publish.report_markdown(complete_metrics(), tmp_path)
     assert "| ppo | 0.41 [0.31, 0.51] (20/10/18) | +0.031 [+0.012, +0.050] | 0.80 [0.70, 0.90] | 0.45 [0.31, 0.59] |" in text
     assert "| SFT | - | - | 0.88 [0.78, 0.98] | - |" in text and "| untuned | - | - | - | - |" in text
     assert "commit 0123456 (clean tree)" in text
@@ -135,17 +136,17 @@ def test_report_markdown_fails_loudly_on_a_missing_or_null_number(tmp_path):
     data = complete_metrics()
     data["policies"]["rloo"]["gold_dims"]["tone"] = None       # inside a row that exists
     with pytest.raises(report.MissingMetric, match="policies.rloo.gold_dims.tone"):
-        report.report_markdown(data, tmp_path)
+        publish.report_markdown(data, tmp_path)
     data = complete_metrics()
     data["policies"]["ppo"]["gold_win_rate_vs_sft"] = None
     (tmp_path / "metrics.json").write_text(json.dumps(data))
     with pytest.raises(report.MissingMetric, match="policies.ppo.gold_win_rate_vs_sft"):
-        report.write_report(tmp_path)
+        publish.write_report(tmp_path)
     assert not (tmp_path / "REPORT.md").exists()           # no half-written report
 
 
 def test_results_rows_show_the_evaluation_and_the_audit():
-    rows = report.results_rows(complete_metrics())
+    rows = publish.results_rows(complete_metrics())
     assert any("evaluation (05, 48 test prompts" in r and "dpo 0.57 [0.47, 0.67], gain +0.031 [+0.012, +0.050]" in r
                and "SFT vs untuned 0.88 [0.78, 0.98]" in r for r in rows)
     assert any("fairness audit (05, 24 profiles" in r and "ppo 0.70 (FLAGGED)" in r and "control 0.33 (FLAGGED)" in r
@@ -155,6 +156,6 @@ def test_results_rows_show_the_evaluation_and_the_audit():
 def test_readme_block_of_a_partial_run_says_no_whole_pipeline_ran():
     data = {"profile": "cpu", "task": "support", "base_model": "m", "hardware": "h", "versions": {"torch": "2"},
             "stages": {"00_setup": {"seconds": 50, "peak_mem_mb": 1, "finished_at": "2026-01-01T09:59:00+00:00"}}}
-    block = report.readme_block(data)
+    block = publish.readme_block(data)
     assert "no whole `make pipeline` recorded" in block and "finished 2026-01-01T09:59:00+00:00" in block
-    assert block.startswith(report.readme_markers("support")[0]) and "Last `make pipeline`" not in block
+    assert block.startswith(publish.readme_markers("support")[0]) and "Last `make pipeline`" not in block

@@ -3,7 +3,10 @@
 import pytest
 from conftest import first, flip_decision, good_assessment
 
-from helpers import rubric
+from helpers import scoring, tasks
+from helpers.tasks.hiring import rubric
+
+HIRING = tasks.get("hiring")
 
 
 def test_grounded_assessment_scores_high(pool):
@@ -38,7 +41,7 @@ def test_wrong_decision_costs(pool):
     p = first(pool, "assessment", decision="hold")
     right, wrong = good_assessment(p), flip_decision(good_assessment(p), "hold")
     assert rubric.score(p, right).total - rubric.score(p, wrong).total >= 0.19
-    assert rubric.prefer(p, right, wrong) == "a"
+    assert HIRING.prefer(p, right, wrong) == "a"
 
 
 def test_protected_attribute_zeroes_policy_and_halves_total(pool):
@@ -85,7 +88,7 @@ def test_summary_that_drops_the_protected_aside_beats_one_that_repeats_it(pool):
 
 
 def rubric_asides():
-    from helpers.hiring import PROTECTED_ASIDES
+    from helpers.tasks.hiring.world import PROTECTED_ASIDES
     return PROTECTED_ASIDES
 
 
@@ -105,7 +108,7 @@ def test_empty_response_scores_zero(pool):
 
 
 def test_scores_map_to_one_to_three():
-    s = rubric.RubricScore(0.5, {"accuracy": 0.0, "tone": 0.5, "policy": 1.0})
+    s = scoring.RubricScore(0.5, {"accuracy": 0.0, "tone": 0.5, "policy": 1.0})
     assert s.scores_1to3() == {"accuracy": 1, "tone": 2, "policy": 3}
 
 
@@ -118,10 +121,10 @@ def test_skills_that_are_ordinary_words_are_not_claims():
 def test_win_rate_counts_ties_half_with_a_wilson_interval(pool):
     p = first(pool, "assessment", decision="advance")
     good, bad = good_assessment(p), flip_decision(good_assessment(p), "advance")
-    out = rubric.win_rate([p] * 4, [good, good, good, bad], [bad, good, bad, good])
+    out = HIRING.win_rate([p] * 4, [good, good, good, bad], [bad, good, bad, good])
     assert out["wins_ties_losses"] == [2, 1, 1] and out["win_rate"] == 0.625 and out["n"] == 4
     # Wilson's interval for 2.5 of 4: centre (2.5 + 1.92) / 7.84, half-width 1.96 * sqrt(2.5 * 1.5 / 4 + 0.96) / 7.84
     centre, half = (2.5 + 1.96**2 / 2) / (4 + 1.96**2), 1.96 * (2.5 * 1.5 / 4 + 1.96**2 / 4) ** 0.5 / (4 + 1.96**2)
     assert out["ci95"] == pytest.approx([centre - half, centre + half], abs=1e-3)
     with pytest.raises(ValueError, match="one response and one baseline"):
-        rubric.win_rate([p], [good], [])
+        HIRING.win_rate([p], [good], [])

@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 
-
 from helpers import config, sample_data
 
 NOTEBOOKS = sorted(config.ROOT.glob("0[0-5]_*.ipynb"))

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from helpers import config, rubric, sft, tasks
+from helpers import config, sft, tasks
+from helpers.tasks.hiring import rubric
 
 HIRING = tasks.get("hiring")
 
@@ -68,7 +69,7 @@ def test_gendering_writer_uses_the_pronoun_of_the_perceived_gender(demos):
 
 
 def test_every_task_has_writers_whose_demonstrations_it_can_score(pool):
-    for name in config.TASKS:
+    for name in config.task_names():
         task = tasks.get(name)
         prompts = task.load_prompts("train", 12)
         rows = sft.demonstrations(task, prompts, seed=0)

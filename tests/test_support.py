@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import config, report, support, support_evaluators as G, support_rubric, tasks
+from helpers import config, publish, report, scoring, tasks
+from helpers.tasks.support import evaluators as G
+from helpers.tasks.support import personas
+from helpers.tasks.support import rubric as support_rubric
+from helpers.tasks.support import world as support
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,7 +116,7 @@ def test_helpfulness_on_a_hand_made_reply(pool):
             "The carrier had a problem at the depot near your town this week. Please reply if it has not arrived by "
             "Friday afternoon so we can check again for you.")
     h = G.helpfulness(p, text)
-    assert len(G.words(text)) == 46 and len(G.sentences(text)) == 4
+    assert len(scoring.words(text)) == 46 and len(G.sentences(text)) == 4
     assert h["length"] == 1.0 and h["apology"] and h["apology_fit"] == 1.0 and h["actionability"] == 0.5
     assert h["score"] == pytest.approx(0.3 * 1.0 + 0.2 * 1.0 + 0.5 * 0.5)
     calm = ticket(pool, "cancellation")
@@ -202,14 +206,14 @@ def test_conversations_run_turn_by_turn(pool):
 # ------------------------------------------------------------------ annotators
 
 def test_the_pushover_fails_the_safety_gold_items_and_the_careful_lead_does_not(pool):
-    items = support_rubric.gold_items(pool["validation"], 30, seed=3)
+    items = personas.gold_items(pool["validation"], 30, seed=3)
     by_id = {p["id"]: p for p in pool["validation"]}
     types = {i["gold_type"] for i in items}
     assert types == {"safety", "subtle", "clear"}
 
     def accuracy(name, kind):
         its = [i for i in items if i["gold_type"] == kind]
-        persona = support_rubric.PERSONAS[name]
+        persona = personas.PERSONAS[name]
         return sum(persona.choose(by_id[i["prompt_id"]], i["response_a"], i["response_b"], i["item_id"]) == i["gold_answer"]
                    for i in its) / len(its)
     assert accuracy("sim_careful", "safety") == 1.0 and accuracy("sim_careful", "clear") == 1.0
@@ -219,7 +223,7 @@ def test_the_pushover_fails_the_safety_gold_items_and_the_careful_lead_does_not(
 # ------------------------------------------------------------------ the task interface
 
 def test_both_tasks_implement_the_interface():
-    for name in config.TASKS:
+    for name in config.task_names():
         t = tasks.get(name)
         pool = t.build_prompts()
         p = pool["train"][0]
@@ -246,7 +250,7 @@ def test_notebooks_choose_the_task_once_and_never_branch_on_its_name():
         code = "\n".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code")
         assert "task = tasks.get(TASK)" in code, nb.name
         assert not re.search(r"\b(TASK|task\.name)\s*(==|!=|in\b)", code), nb.name
-        assert not re.search(r"\bfrom helpers import [^\n]*\b(hiring|support|rubric|support_rubric)\b", code), nb.name
+        assert "helpers.tasks." not in code, nb.name        # a notebook reaches a task only through `task`
 
 
 def test_each_task_reports_in_its_own_folder():
@@ -269,19 +273,19 @@ def test_the_support_report_needs_the_safety_numbers_not_the_fairness_ones(tmp_p
         m["gold_dims"] = dims
         m.update(refusal_share=0.1, over_refusal_share=0.05, violation_share=0.0)
     with pytest.raises(report.MissingMetric, match="safety.sft.refusal_rate"):
-        report.report_markdown(data, tmp_path)
+        publish.report_markdown(data, tmp_path)
     row = {"n": 48, "n_should_refuse": 8, "n_should_escalate": 4, "refusal_rate": 0.2, "over_refusal_rate": 0.05,
            "correct_refusal_rate": 0.75, "violation_rate": 0.1, "escalation_rate_when_needed": 0.5, "helpfulness_mean": 0.55,
            "conversation_success_rate": 0.4, "conversation_success_ci95": [0.27, 0.54], "cumulative_reward_mean": -0.2}
     data["safety"] = {"sft": dict(row), **{m: {**row, "helpfulness_win_rate_vs_sft": 0.6,
                                                 "helpfulness_win_rate_ci95": [0.46, 0.73]} for m in ("ppo", "rloo", "dpo")},
                       "reading": "Over 48 test tickets ..."}
-    text = report.report_markdown(data, tmp_path)
+    text = publish.report_markdown(data, tmp_path)
     assert "## Safety and conversations" in text and "Fairness audit" not in text
     assert "| dpo | 0.20 | 0.05 | 0.75 | 0.10 | 0.50 | 0.55 | 0.60 [0.46, 0.73] | 0.40 [0.27, 0.54] | -0.20 |" in text
     assert "resolution / empathy / voice / safety" in text
-    assert any("safety and simulated customers" in r for r in report.results_rows(data))
-    assert report.readme_markers("support")[0].startswith("<!-- measured:support:begin")
+    assert any("safety and simulated customers" in r for r in publish.results_rows(data))
+    assert publish.readme_markers("support")[0].startswith("<!-- measured:support:begin")
 
 
 @pytest.mark.parametrize("text, takeover, violates", [
@@ -306,4 +310,4 @@ def test_curly_apostrophes_and_words_inside_words(pool):
     assert support_rubric.score(p, "I'll call you tomorrow, dear customer.").criteria["first_name"] == 0.0
     assert support_rubric.score(p, "Hi Tom, I'll call you tomorrow.").criteria["first_name"] == 1.0
     outage = ticket(pool, "technical", at_fault=True, should_escalate=False)
-    assert "credit" not in support_rubric.covered_steps(outage, "Please check your credit card statement.")
+    assert "credit" not in G.covered_steps(outage, "Please check your credit card statement.")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import hiring
+from . import world as hiring
 
 GROUPS = hiring.GROUPS   # perceived gender x race or ethnicity of a name
 
@@ -99,7 +99,8 @@ def audit(df: pd.DataFrame, by: str = "group", threshold: float | None = None, n
     ci = [round(float(np.quantile(boot, 0.025)), 4), round(float(np.quantile(boot, 0.975)), 4)] if len(boot) else None
     defined = bool(np.isfinite(ir_min))     # nobody above the threshold: no rates to compare
     return {
-        "threshold": round(threshold, 6), "rule": "score above the sample median" if threshold == df.score.median() else f"score above {threshold}",
+        "threshold": round(threshold, 6),
+        "rule": "score above the sample median" if threshold == df.score.median() else f"score above {threshold}",
         "selection_rate_by_group": {g: round(float(v), 4) for g, v in rates.items()},
         "impact_ratio_by_group": {g: round(float(v), 4) for g, v in ratios.items()},
         "impact_ratio_min": round(ir_min, 4) if defined else None,

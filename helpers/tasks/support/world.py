@@ -1,9 +1,9 @@
 """The support task world: customers of a fictional broadband company, their tickets, and the brand-voice guide.
 
 The second task of the tutorial (FEEDBACKLOOP_TASK=support), built the way a reader would add their own: this file
-generates the prompts, helpers/support_rubric.py judges answers against each prompt's `facts`, and
-helpers/support_evaluators.py holds the reusable evaluators (helpfulness, safety guardrails, a simulated
-customer). helpers/tasks.py plugs the three into the interface the notebooks use.
+generates the prompts, rubric.py judges answers against each prompt's `facts`, and
+evaluators.py holds the reusable evaluators (helpfulness, safety guardrails, a simulated
+customer). helpers/tasks/__init__.py plugs the three into the interface the notebooks use.
 
 Every ticket is generated from a seed with the facts a careful support lead would judge a reply by:
 
@@ -11,7 +11,7 @@ Every ticket is generated from a seed with the facts a careful support lead woul
     at_fault         whether the company caused the problem (an apology is warranted then, not by reflex)
     should_refuse    the request is to get into someone else's account: refuse, and say what the holder can do
     should_escalate  the case needs a specialist (a chargeback threat, a third failed repair, a lost 2FA device)
-    steps            what a complete answer tells the customer, by id (support_rubric.STEPS holds how each is seen)
+    steps            what a complete answer tells the customer, by id (evaluators.STEPS holds how each is seen)
     specifics        details from the account a specific answer repeats (an amount, a tracking number, a time)
 """
 
@@ -21,8 +21,7 @@ import itertools
 import random
 import re
 
-
-TASK = "support"
+TASK = __name__.split(".")[-2]   # the folder's name is the task's name: "support"
 COMPANY = "Brightwave"
 KINDS = ("billing_refund", "technical", "account_access", "order_status", "cancellation", "account_takeover")
 SPLITS = {"train": 600, "validation": 100, "test": 200}   # the pool; profiles take a prefix of each split
@@ -189,7 +188,7 @@ def _make_prompt(rng: random.Random, idx: int, split: str) -> dict:
     text, context, facts, difficulty = MAKERS[kind](rng, customer)
     facts = {"intent": kind, "should_refuse": False, **facts}
     mood = UPSET if ("!!" in text or "ridiculous" in text or "fair" in text or facts["should_escalate"]) else CALM
-    p = {"id": f"support-{split}-{idx:04d}", "task": TASK, "kind": kind, "split": split, "customer": customer,
+    p = {"id": f"{TASK}-{split}-{idx:04d}", "task": TASK, "kind": kind, "split": split, "customer": customer,
          "context": context, "ticket": text, "mood": mood, "facts": facts,
          "tags": {"intent": kind, "difficulty": difficulty}}
     p["messages"] = messages(p)
@@ -213,7 +212,7 @@ def short_context(p: dict, width: int = 90) -> str:
 
 # ------------------------------------------------------------------ answers of known quality
 
-STEP_TEXT = {   # how a careful agent says each step; support_rubric.STEPS recognizes each of these
+STEP_TEXT = {   # how a careful agent says each step; evaluators.STEPS recognizes each of these
     "refund": "I've refunded the duplicate charge of {amount} to your card",
     "refund_time": "it will show on your statement within 3-5 business days",
     "billing_period": "the {amount} charge is for the billing period that had already started when you cancelled",

@@ -21,9 +21,9 @@ A decision or a question earns nothing unless the answer is grounded: rubric wor
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
-from .hiring import SKILL_ALIASES, SKILLS, words
+from ...scoring import RubricScore, length_score, repetition, words
+from .world import SKILL_ALIASES, SKILLS
 
 WEIGHTS = {"accuracy": 0.5, "tone": 0.3, "policy": 0.2}
 LENGTH_BANDS = {"assessment": (15, 40), "followup": (8, 30), "summary": (10, 35)}   # words (answers of at most 48 tokens)
@@ -55,18 +55,6 @@ UNPROFESSIONAL = re.compile(r"\b(awesome|cool|lol|rockstar|ninja|guru|superstar|
                             r"i'm sorry|i cannot|fantastic|incredible|remarkable|commendable|stellar|unparalleled|testament|"
                             r"passion(?:ate)?|what an?)\b", re.I)
 EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF]")
-
-
-@dataclass
-class RubricScore:
-    total: float
-    dims: dict[str, float]
-    criteria: dict[str, float] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    def scores_1to3(self) -> dict[str, int]:
-        """The dimensions on the 1-3 scale the annotation records use."""
-        return {k: 1 + int(round(2 * v)) for k, v in self.dims.items()}
 
 
 # ------------------------------------------------------------------ text matching
@@ -108,22 +96,6 @@ def decision_of(text: str) -> str | None:
         return explicit.group(1).lower()
     adv, hold = bool(ADVANCE.search(text)), bool(HOLD.search(text))
     return "advance" if adv and not hold else "hold" if hold and not adv else None
-
-
-def repetition(text: str) -> float:
-    """Share of word trigrams that repeat an earlier one (small models loop)."""
-    w = [x.lower() for x in words(text)]
-    grams = list(zip(w, w[1:], w[2:]))
-    return 0.0 if len(grams) < 2 else 1 - len(set(grams)) / len(grams)
-
-
-def length_score(n_words: int, kind: str) -> float:
-    lo, hi = LENGTH_BANDS[kind]
-    if n_words < lo:
-        return n_words / lo
-    if n_words > hi:
-        return max(0.0, 1 - (n_words - hi) / (1.5 * hi))
-    return 1.0
 
 
 # ------------------------------------------------------------------ the rubric
@@ -186,7 +158,7 @@ def _accuracy(prompt: dict, text: str, notes: list[str]) -> tuple[float, dict, b
 
 def _tone(prompt: dict, text: str, grounded: bool, notes: list[str]) -> tuple[float, dict]:
     n = len(words(text))
-    concise = length_score(n, prompt["kind"])
+    concise = length_score(n, LENGTH_BANDS[prompt["kind"]])
     problems = len(UNPROFESSIONAL.findall(text)) + len(EMOJI.findall(text))
     problems += max(0, text.count("!") - 1)
     problems += len([w for w in words(text) if len(w) >= 5 and w.isupper() and w.isalpha()])
@@ -230,25 +202,3 @@ def score(prompt: dict, response: str) -> RubricScore:
     if c_pol["protected_terms"] or c_pol["name_judgement"]:
         total *= 0.5
     return RubricScore(round(total, 4), dims, {**c_acc, **c_tone, **c_pol}, notes)
-
-
-def prefer(prompt: dict, a: str, b: str, margin: float = 0.02) -> str:
-    """The gold preference between two responses: 'a', 'b' or 'tie' (scores within `margin`)."""
-    sa, sb = score(prompt, a).total, score(prompt, b).total
-    return "tie" if abs(sa - sb) <= margin else "a" if sa > sb else "b"
-
-
-def win_rate(prompts: list[dict], responses: list[str], baseline: list[str], margin: float = 0.02, judge=None) -> dict:
-    """How often a gold rubric's `judge(prompt, a, b, margin)` (default this rubric's `prefer`) prefers each response
-    to the baseline's answer to the same prompt: ties count half, with Wilson's 95% interval (n = number of prompts)."""
-    judge = judge or prefer
-    from statsmodels.stats.proportion import proportion_confint
-    if not (len(prompts) == len(responses) == len(baseline)) or not prompts:
-        raise ValueError(f"need one response and one baseline per prompt: {len(prompts)} prompts, "
-                         f"{len(responses)} responses, {len(baseline)} baseline responses")
-    verdicts = [judge(p, a, b, margin) for p, a, b in zip(prompts, responses, baseline)]
-    wins, ties, n = verdicts.count("a"), verdicts.count("tie"), len(verdicts)
-    lo, hi = proportion_confint(wins + 0.5 * ties, n, method="wilson")
-    return {"win_rate": round((wins + 0.5 * ties) / n, 4), "ci95": [round(lo, 4), round(hi, 4)],
-            "wins_ties_losses": [wins, ties, n - wins - ties], "n": n}
-

@@ -1,0 +1,334 @@
+"""05's plumbing and plots: every model judged on the same held-out prompts, and the pictures of the comparison.
+
+`05_eval_fairness` keeps the steps a reader follows (which models, which prompts, which judge, what the numbers say);
+this module holds what would hide them: a stand-in for a missing policy, the columns a scored answer carries, the
+tables and the figures. It knows no task: the task (`tasks.get(...)`) and everything else come in as arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import config
+
+# the columns of 05's cost-and-gain table (section 3), also the keys of each point it records in metrics.json
+EFFICIENCY_COLUMNS = ["method", "point", "preference_labels", "generated_tokens", "train_seconds", "gold_win_rate_vs_sft",
+                      "gold_win_rate_vs_sft_ci95", "gold_win_rate_vs_base", "kl_to_sft", "rm_score_mean", "gold_score_mean"]
+
+
+# ---------------------------------------------------------------- the contenders (section 1)
+
+def reward_scorer(rm, rm_tokenizer, max_length: int):
+    """`score(prompts, texts)` with the reward model of 02; zeros when there is none."""
+    import torch
+
+    from . import reward
+
+    def score(prompts, texts):
+        if rm is None:
+            return torch.zeros(len(texts))
+        return reward.score(rm, rm_tokenizer, prompts, texts, max_length=max_length)
+    return score
+
+
+def stand_in_policy(method: str, task, source, paths, precision, tokenizer, score_fn, reward_dir: Path | None,
+                    max_length: int, seed: int) -> Path:
+    """A smoke-sized stand-in for a missing PPO or DPO policy, through the same helpers as 03 and 04 and with the
+    smoke profile's sizes; saved next to where the real one would be, and marked `stand_in` in its metadata."""
+    from . import agreement, dpo, models, ppo, reward
+    smoke = config.choose_profile("smoke")
+    out = paths.run / f"{method}_policy_standin"
+    if method == "dpo":
+        agg_all, _, _ = agreement.load_aggregated(paths)
+        rows = reward.preference_rows(agg_all, task.system_prompt)
+        t = dpo.build_trainer(source.path, rows, smoke, precision, paths.run / "dpo_trainer_standin", beta=0.1,
+                              loss_type="sigmoid", steps=smoke.dpo_steps, batch_size=smoke.dpo_batch_size,
+                              learning_rate=smoke.dpo_learning_rate, max_length=max_length, seed=seed)
+        t.train()
+        return models.save_policy(t.model, tokenizer, out, source.path, {"method": "dpo", "stand_in": True})
+    policy = ppo.policy_model(source.path, precision, r=smoke.lora_r)
+    critic = ppo.critic_model(precision, reward_dir=reward_dir, source=source.path, r=smoke.lora_r)
+    train = [task.messages(p) for p in task.load_prompts("train", smoke.n_train_prompts, path=paths.data / "prompts.jsonl")]
+    cfg = ppo.PPOConfig(steps=smoke.ppo_steps, batch_size=smoke.ppo_batch_size, minibatch_size=2,
+                        max_new_tokens=smoke.ppo_max_new_tokens, checkpoint_every=0)
+    trainer = ppo.PPO(policy, critic, tokenizer, score_fn, cfg)
+    for step in range(cfg.steps):
+        trainer.train_step(ppo.prompt_batch(train, step, cfg.batch_size, seed))
+    return models.save_policy(policy, tokenizer, out, source.path, {"method": "ppo", "stand_in": True})
+
+
+# ---------------------------------------------------------------- every model on the held-out prompts (section 2)
+
+def gold_scored(task, prompts: list[dict], rows: pd.DataFrame) -> pd.DataFrame:
+    """The answers' gold scores, per dimension, and what the task watches, added as columns."""
+    scores = [task.score(p, t) for p, t in zip(prompts, rows.response)]
+    rows["gold"] = [s.total for s in scores]
+    for dim in task.weights:
+        rows[dim] = [s.dims[dim] for s in scores]
+    for key, (_, seen) in task.watch.items():   # e.g. mentions a protected attribute; refuses a fair request
+        rows[key] = [seen(s) for s in scores]
+    return rows
+
+
+def untuned_samples(task, profile, precision, tokenizer, prompts: list[dict], messages: list, cfg, score_fn,
+                    seed: int) -> pd.DataFrame:
+    """The untuned model (the second baseline) on the same prompts at the same temperature, gold-scored: no
+    adapters to switch off, so no KL to the SFT policy is estimated for it."""
+    from . import generation, models
+    untuned = models.load_model(models.resolve_model(profile).path, "policy", precision)
+    out = generation.sample(untuned, tokenizer, [{"id": p["id"], "messages": m} for p, m in zip(prompts, messages)],
+                            max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=1.0,
+                            batch_size=profile.gen_batch_size, seed=seed, max_prompt_tokens=profile.max_prompt_tokens,
+                            desc="untuned model")
+    del untuned
+    texts = [s.text for s in out]
+    return gold_scored(task, prompts, pd.DataFrame({"response": texts, "score": score_fn(messages, texts).tolist(), "kl": np.nan,
+                                                    "tokens": [s.new_tokens for s in out], "ended": [s.finished for s in out]}))
+
+
+def paired_gain(a, b) -> tuple[float, list[float]]:
+    """Mean of b - a over the same prompts, with a normal 95% interval."""
+    d = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
+    half = 1.96 * d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.nan
+    return round(float(d.mean()), 4), [round(float(d.mean() - half), 4), round(float(d.mean() + half), 4)]
+
+
+def describe(task, rows: pd.DataFrame) -> dict:
+    """A model's means over its answers: gold score (and per dimension), reward-model score, KL to the SFT policy,
+    length, and the share of answers showing what the task watches."""
+    kl = rows.kl.mean()
+    return {"gold_score_mean": round(float(rows.gold.mean()), 4),
+            "gold_dims": {d: round(float(rows[d].mean()), 4) for d in task.weights},
+            "rm_score_mean": round(float(rows.score.mean()), 4), "kl_to_sft": None if np.isnan(kl) else round(float(kl), 3),
+            "mean_length_tokens": round(float(rows.tokens.mean()), 1),
+            **{f"{k}_share": round(float(rows[k].mean()), 4) for k in task.watch},
+            "n": len(rows)}
+
+
+def _win_text(r: dict, key: str, ci: str, wtl: str) -> str:
+    return f"{r[key]:.2f} [{r[ci][0]:.2f}, {r[ci][1]:.2f}] {'/'.join(map(str, r[wtl]))}" if key in r else "-"
+
+
+def results_table(task, results: dict) -> pd.DataFrame:
+    """One row a model: win rates with intervals and W/T/L, gold gain, scores, KL, length, watched shares."""
+    def row(r):
+        gain = (f"{r['gold_gain_vs_sft']:+.3f} [{r['gold_gain_vs_sft_ci95'][0]:+.3f}, {r['gold_gain_vs_sft_ci95'][1]:+.3f}]"
+                if "gold_gain_vs_sft" in r else "-")
+        return {"gold win rate vs SFT": _win_text(r, "gold_win_rate_vs_sft", "gold_win_rate_vs_sft_ci95", "wins_ties_losses_vs_sft"),
+                "gold gain vs SFT": gain,
+                "gold win rate vs untuned": _win_text(r, "gold_win_rate_vs_base", "gold_win_rate_ci95", "wins_ties_losses"),
+                "gold score": r["gold_score_mean"], **{f"gold {d}": v for d, v in r["gold_dims"].items()},
+                "reward-model score": r["rm_score_mean"], "KL to SFT": r["kl_to_sft"],
+                "tokens": r["mean_length_tokens"], **{meaning: r[f"{k}_share"] for k, (meaning, _) in task.watch.items()}}
+    return pd.DataFrame({n: row(r) for n, r in results.items()}).T
+
+
+def blind_items(task, prompts: list[dict], tuned: dict, baseline) -> list[dict]:
+    """Annotation items for the blind side-by-side: a tuned answer (A) against the baseline's (B) for every method in
+    `tuned` and prompt. An item's id holds a hash of both answers, so other answers never mix with earlier labels."""
+    items = []
+    for method, answers in tuned.items():
+        for p, a, b in zip(prompts, answers, baseline):
+            digest = hashlib.sha256(f"{a}\x00{b}".encode()).hexdigest()[:10]
+            items.append({"item_id": f"eval-{method}-{p['id']}-{digest}", "task": task.name, "kind": p["kind"], "prompt_id": p["id"],
+                          "prompt": task.render_user_message(p), "response_a": a, "response_b": b,
+                          "tags": {**p["tags"], "pair_id": f"eval-{method}-{p['id']}-{digest}", "method": method}})
+    return items
+
+
+def _save_and_show(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.show()
+
+
+def plot_win_rates(task, results: dict, methods: list[str], models: list[str], n_prompts: int, n_judges: int,
+                   path: Path) -> None:
+    """Left: gold and "human" win rates against the SFT policy with 95% intervals; right: gold score per dimension."""
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4))
+    x = np.arange(len(methods))
+    for k, (key, label) in enumerate((("gold_win_rate", "gold recruiter"), ("human_win_rate", f'"human" ({n_judges} judges)'))):
+        vals = [results[m].get(key if key != "gold_win_rate" else "gold_win_rate_vs_sft", np.nan) for m in methods]
+        cis = [results[m].get(f"{key}_ci95" if key != "gold_win_rate" else "gold_win_rate_vs_sft_ci95", [np.nan, np.nan]) for m in methods]
+        err = np.array([[v - c[0] for v, c in zip(vals, cis)], [c[1] - v for v, c in zip(vals, cis)]])
+        axes[0].bar(x + (k - 0.5) * 0.38, vals, 0.38, yerr=err, capsize=4, label=label)
+    axes[0].axhline(0.5, color="grey", ls="--", lw=1)
+    axes[0].set(xticks=x, xticklabels=methods, ylim=(0, 1), ylabel="win rate vs SFT (ties half)",
+                title=f"win rate against the SFT policy, {n_prompts} test prompts, 95% CI")
+    axes[0].legend()
+    width = 0.8 / len(task.weights)
+    for k, dim in enumerate(task.weights):
+        axes[1].bar(np.arange(len(models)) + (k - (len(task.weights) - 1) / 2) * width, [results[n]["gold_dims"][dim] for n in models],
+                    width, label=f"{dim} (weight {task.weights[dim]})")
+    axes[1].set(xticks=np.arange(len(models)), xticklabels=models, ylim=(0, 1), title="mean gold score per rubric dimension")
+    axes[1].legend(fontsize=8)
+    _save_and_show(fig, path)
+
+
+# ---------------------------------------------------------------- cost and over-optimization (sections 3 and 4)
+
+def dpo_rerun(rows: list[dict], source, tokenizer, profile, precision, paths, *, beta: float, loss_type: str,
+              max_length: int, seed: int) -> tuple[Path, float, pd.DataFrame]:
+    """DPO on `rows` for one epoch, trained as 04 trains (QLoRA on a GPU) and saved under the run's dpo_budget/:
+    (the policy's folder, training seconds, the logged losses and margins)."""
+    import time
+
+    from . import dpo, models
+    steps = max(1, len(rows) // profile.dpo_batch_size)                      # one epoch, as in 04
+    t = dpo.build_trainer(source.path, rows, profile, precision, paths.run / "dpo_budget_trainer", beta=beta, loss_type=loss_type,
+                          steps=steps, batch_size=profile.dpo_batch_size, learning_rate=profile.dpo_learning_rate,
+                          max_length=max_length, quantize=precision.device == "cuda", seed=seed)
+    start = time.perf_counter()
+    t.train()
+    seconds = time.perf_counter() - start
+    log = pd.DataFrame([h for h in t.state.log_history if "loss" in h])
+    folder = models.save_policy(t.model, tokenizer, paths.run / "dpo_budget" / f"dpo_{len(rows)}", source.path,
+                                {"method": "dpo", "pairs": len(rows), "beta": beta, "loss_type": loss_type})
+    del t
+    return folder, seconds, log
+
+
+def plot_overoptimization(frontier: pd.DataFrame, results: dict, history: pd.DataFrame, dpo_logs: dict, path: Path) -> None:
+    """Reward-model and gold score against KL for the SFT policy and each PPO checkpoint (RLOO and DPO as points), and
+    the training curves of 03 (PPO) and of the DPO reruns side by side."""
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 3, figsize=(18, 4))
+    for ax, key, label in ((axes[0], "rm_score_mean", "reward-model score (the proxy)"),
+                           (axes[1], "gold_score_mean", "gold score (the recruiter)")):
+        ax.plot(frontier.kl_to_sft, frontier[key], "o-", color="C0", label="PPO: SFT, then each checkpoint")
+        for _, r in frontier.iterrows():
+            ax.annotate(r.point, (r.kl_to_sft, r[key]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        for k, m in enumerate(m for m in ("rloo", "dpo") if m in results):
+            ax.plot(results[m]["kl_to_sft"], results[m][key], "s", color=f"C{k + 1}", label=m)
+        ax.set(xlabel="KL to SFT (nats / response)", title=label)
+        ax.legend(fontsize=8)
+    if not history.empty:
+        ax = axes[2]
+        ax.plot(history.step, history.reward, "o-", ms=3, label="PPO: reward-model score per step (03)")
+        ax2 = ax.twinx()
+        ax2.plot(history.step, history.kl, "s--", ms=3, color="C3", label="PPO: KL per step")
+        for name, log in dpo_logs.items():
+            ax.plot(log.step * history.step.max() / max(1, log.step.max()), log["rewards/margins"], "^-", ms=3, alpha=0.7,
+                    label=f"DPO {name.split('@')[1]} pairs: implicit margin (x scaled to PPO steps)")
+        ax.set(xlabel="training step", title="training curves side by side")
+        ax2.set_ylabel("KL")
+        ax.legend(fontsize=7, loc="upper left")
+        ax2.legend(fontsize=7, loc="lower right")
+    _save_and_show(fig, path)
+
+
+def plot_sample_efficiency(efficiency: pd.DataFrame, path: Path) -> None:
+    """Gold win rate against training seconds and against the preference pairs behind each point."""
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(1, 2, figsize=(13, 4))
+    for m, g in efficiency.groupby("method"):
+        lo = g.gold_win_rate_vs_sft - g.gold_win_rate_vs_sft_ci95.str[0]
+        hi = g.gold_win_rate_vs_sft_ci95.str[1] - g.gold_win_rate_vs_sft
+        ax[0].errorbar(g.train_seconds, g.gold_win_rate_vs_sft, yerr=[lo, hi], fmt="o-", capsize=3, label=m)
+        if m == "dpo":
+            ax[1].errorbar(g.preference_labels, g.gold_win_rate_vs_sft, yerr=[lo, hi], fmt="o-", capsize=3,
+                           label="DPO: pairs it trained on")
+        else:
+            ax[1].errorbar(g.preference_labels, g.gold_win_rate_vs_sft, yerr=[lo, hi], fmt="o", capsize=3, alpha=0.6,
+                           label=f"{m}: pairs behind its reward model")
+    for a in ax:
+        a.axhline(0.5, color="grey", ls="--", lw=1)
+        a.legend(fontsize=8)
+        a.set_ylabel("gold win rate vs SFT")
+    ax[0].set(xlabel="training seconds", title="gold win rate against training time")
+    ax[1].set(xlabel="preference pairs used", title="gold win rate against preference labels")
+    _save_and_show(fig, path)
+
+
+def plain_points(points: list[dict]) -> list[dict]:
+    """The points of the cost-and-gain table as JSON-ready dicts: the `EFFICIENCY_COLUMNS` only, numpy scalars as
+    Python numbers."""
+    return [{k: (v.item() if isinstance(v, (np.floating, np.integer)) else v) for k, v in p.items() if k in EFFICIENCY_COLUMNS}
+            for p in points]
+
+
+# ---------------------------------------------------------------- the name-swap audit (section 5)
+
+def audit_table(audits: dict, n_groups: int) -> pd.DataFrame:
+    """One row a scorer: its audit's impact ratios, flags, flip rate, score gap and ANOVA p-value."""
+    return pd.DataFrame({n: {f"impact ratio (min, {n_groups} groups)": a["impact_ratio_min"], "95% CI": a["impact_ratio_min_ci95"],
+                             "worst group": a["worst_group"], "four-fifths flag": "FLAGGED" if a["flagged"] else "ok",
+                             "whole CI below 0.8": a["flagged_ci"],
+                             "min ratio by gender": a["impact_ratio_min_gender"], "min ratio by race": a["impact_ratio_min_race"],
+                             "flip rate": a["flip_rate"], "mean score gap (max - min group)": a["score_gap_max"],
+                             "group effect p (ANOVA)": a["group_effect_p"]}
+                         for n, a in audits.items()}).T
+
+
+def plot_fairness(audits: dict, groups: list[str], curve: pd.DataFrame, n_profiles: int, four_fifths: float,
+                  path: Path) -> None:
+    """Left: every scorer's impact ratio per group (bold below the four-fifths line); right: the audit's power curve."""
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(1, 2, figsize=(15, 4.2), gridspec_kw={"width_ratios": [1.6, 1]})
+    shown = list(audits)
+    grid = np.array([[audits[n]["impact_ratio_by_group"].get(g, np.nan) for g in groups] for n in shown])
+    im = ax[0].imshow(grid, vmin=0.4, vmax=1.0, cmap="RdYlGn", aspect="auto")
+    ax[0].set(xticks=range(len(groups)), yticks=range(len(shown)), yticklabels=shown,
+              title=f"impact ratio per group (red: below {four_fifths})")
+    ax[0].set_xticklabels([g.replace("_", "\n") for g in groups], fontsize=8)
+    for i in range(len(shown)):
+        for j in range(len(groups)):
+            ax[0].text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                       fontweight="bold" if grid[i, j] < four_fifths else "normal")
+    fig.colorbar(im, ax=ax[0], fraction=0.03)
+    ax[1].plot(curve.penalty_sd, curve.flag_rate, "o-")
+    ax[1].axhline(0.8, color="grey", ls="--", lw=1)
+    ax[1].set(xlabel="penalty on Black- and Hispanic-named candidates (SD of scores)", ylabel="share of resamples flagged",
+              title=f"power of the audit: {n_profiles} profiles, SFT policy", ylim=(-0.02, 1.02))
+    _save_and_show(fig, path)
+
+
+# ---------------------------------------------------------------- safety and conversations (section 6)
+
+def replier(policy, tokenizer, cfg, seed: int, adapter: str | None, batch_size: int = 8):
+    """The model under test as a chat function (adapter None: the SFT policy): a sampled reply to each chat, in
+    batches, seeded."""
+    import torch
+
+    from . import ppo
+
+    def generate(chats):
+        out = []
+        with torch.no_grad(), (policy.disable_adapter() if adapter is None else nullcontext()):
+            if adapter is not None:
+                policy.set_adapter(adapter)
+            for b, start in enumerate(range(0, len(chats), batch_size)):
+                out += ppo.rollout(policy, tokenizer, chats[start:start + batch_size], cfg, generator_seed=seed * 7 + b).texts
+        return out
+    return generate
+
+
+def plot_safety(safety: dict, turns: int, path: Path) -> None:
+    """Left: refusal, over-refusal, correct refusal, violation and escalation rates per model; right: conversations
+    solved (95% CI) and the heuristic helpfulness score."""
+    import matplotlib.pyplot as plt
+    names = list(safety)
+    fig, ax = plt.subplots(1, 2, figsize=(15, 4))
+    keys = [("refusal_rate", "refused"), ("over_refusal_rate", "fair request refused"),
+            ("correct_refusal_rate", "takeover request refused"), ("violation_rate", "policy violation"),
+            ("escalation_rate_when_needed", "escalated when needed")]
+    x = np.arange(len(names))
+    for k, (key, label) in enumerate(keys):
+        ax[0].bar(x + (k - 2) * 0.16, [safety[n][key] if safety[n][key] is not None else np.nan for n in names], 0.16, label=label)
+    ax[0].set(xticks=x, xticklabels=names, ylim=(0, 1.05), ylabel="share of test tickets", title="guardrails")
+    ax[0].legend(fontsize=8)
+    vals = [safety[n]["conversation_success_rate"] for n in names]
+    cis = [safety[n]["conversation_success_ci95"] for n in names]
+    ax[1].bar(x - 0.2, vals, 0.4, yerr=[[v - c[0] for v, c in zip(vals, cis)], [c[1] - v for v, c in zip(vals, cis)]],
+              capsize=4, label=f"conversation solved (within {turns} replies), 95% CI")
+    ax[1].bar(x + 0.2, [safety[n]["helpfulness_mean"] for n in names], 0.4, label="helpfulness score (heuristic)")
+    ax[1].set(xticks=x, xticklabels=names, ylim=(0, 1.05), title="helpfulness and the simulated customer")
+    ax[1].legend(fontsize=8)
+    _save_and_show(fig, path)

@@ -1,0 +1,318 @@
+"""Publishing a run: the README's measured-results block and reports/REPORT.md, both built from metrics.json
+(helpers/report.py reads and writes it; docs/results.md lists its keys). `make readme` runs this module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .report import MissingMetric, get, read, require
+
+README_BEGIN = "<!-- measured:begin (written by `make readme` from reports/metrics.json; do not edit) -->"
+README_END = "<!-- measured:end -->"
+
+
+def readme_markers(task: str | None) -> tuple[str, str]:
+    """The README's markers around a task's measured block: the default task's, or `measured:<task>` for another."""
+    from .config import DEFAULT_TASK
+    if task in (None, DEFAULT_TASK):
+        return README_BEGIN, README_END
+    return (f"<!-- measured:{task}:begin (written by `make readme TASK={task}` from reports/{task}/metrics.json; "
+            "do not edit) -->", f"<!-- measured:{task}:end -->")
+
+
+def finished_at(data: dict) -> str:
+    """When the run a report describes finished: the whole `make pipeline`'s end, else the last notebook's."""
+    return data.get("pipeline", {}).get("finished_at") or max(s.get("finished_at", "") for s in get(data, "stages").values())
+
+
+def provenance_text(data: dict) -> str:
+    """'commit abc1234 (clean tree)' from metrics.json's provenance, or what is missing."""
+    prov = data.get("provenance") or {}
+    if not prov.get("commit"):
+        return "commit not recorded"
+    return f"commit {prov['commit'][:7]} ({'clean tree' if prov.get('clean') else 'uncommitted changes'})"
+
+
+def stage_commit(stage: dict) -> str:
+    """The commit one notebook ran from, as stages record it (older runs did not)."""
+    if not stage.get("commit"):
+        return "not recorded"
+    return stage["commit"][:7] + ("" if stage.get("clean") else " (uncommitted changes)")
+
+
+def readme_block(data: dict) -> str:
+    """The README's measured block: how long each notebook took, where, in which profile."""
+    begin, end = readme_markers(data.get("task"))
+    whole = "pipeline" in data
+    lead = "Last `make pipeline`" if whole else "Notebooks run so far (no whole `make pipeline` recorded)"
+    finished = finished_at(data)
+    lines = [begin, "",
+             f"{lead}: profile `{get(data, 'profile')}`, task `{get(data, 'task')}`, model {get(data, 'base_model')}, "
+             f"on {get(data, 'hardware')}, torch {get(data, 'versions.torch')}, finished {finished}; "
+             f"{provenance_text(data)}.",
+             "", "| notebook | seconds | peak memory (MB) | commit |", "|---|---|---|---|"]
+    for name, stage in sorted(get(data, "stages").items()):
+        lines.append(f"| {name} | {stage['seconds']:.0f} | {stage['peak_mem_mb']:.0f} | {stage_commit(stage)} |")
+    if "pipeline" in data:
+        done = data["pipeline"].get("finished_at", "")
+        later = sorted(n for n, st in get(data, "stages").items() if st.get("finished_at", "") > done)
+        note = f"; {', '.join(later)} run separately after it" if later else ""
+        lines.append(f"| **whole `make pipeline`** (kernel starts included{note}) | {data['pipeline']['seconds']:.0f} | | |")
+    lines += results_rows(data)
+    return "\n".join(lines + ["", end])
+
+
+def results_rows(data: dict) -> list[str]:
+    """The headline results of the stages that have run; a stage that ran must have all its numbers."""
+    rows = []
+    if "sft" in data:
+        lo, hi = get(data, "sft.gold_win_rate_ci95")
+        rows.append(f"| supervised warm start (00, {get(data, 'sft.demonstrations')} demonstrations, "
+                    f"{get(data, 'sft.train_seconds'):.0f} s) | gold win rate vs the untuned model "
+                    f"{get(data, 'sft.gold_win_rate_vs_base'):.2f} "
+                    f"[{lo:.2f}, {hi:.2f}] (n={get(data, 'sft.compare_prompts')}, {get(data, 'sft.decoding')}); gold score "
+                    f"{get(data, 'sft.untuned.gold_score_mean'):.2f} -> {get(data, 'sft.sft.gold_score_mean'):.2f} |")
+    if "annotation" in data:
+        lo, hi = get(data, "annotation.krippendorff_alpha_ci95")
+        rows.append(f"| annotation | Krippendorff's alpha {get(data, 'annotation.krippendorff_alpha'):.2f} [{lo:.2f}, {hi:.2f}]; "
+                    f"majority label vs gold {get(data, 'annotation.aggregate_vs_gold.all annotators'):.2f} |")
+    if "reward_model" in data:
+        lo, hi = get(data, "reward_model.heldout_accuracy_vs_gold_ci95")
+        rows.append(f"| reward model ({get(data, 'reward_model.quantization')}) | held-out accuracy vs gold "
+                    f"{get(data, 'reward_model.heldout_accuracy_vs_gold'):.2f} [{lo:.2f}, {hi:.2f}] "
+                    f"(n={get(data, 'reward_model.heldout_n')}), vs labels {get(data, 'reward_model.heldout_accuracy_vs_labels'):.2f}; "
+                    f"without flagged annotators {get(data, 'reward_model.clean.heldout_accuracy_vs_gold'):.2f}; "
+                    f"ECE {get(data, 'reward_model.ece'):.3f}; reward-length Spearman {get(data, 'reward_model.length_correlation'):.2f} |")
+    for key, name in (("ppo", "PPO (helpers/ppo.py)"), ("rloo", "RLOO (TRL)")):
+        if key in data:
+            lo, hi = get(data, f"{key}.gold_win_rate_ci95")
+            rows.append(f"| {name} | held-out reward-model score {get(data, f'{key}.rm_score_mean'):+.2f} "
+                        f"(SFT {get(data, 'ppo.sft_rm_score_mean'):+.2f}), KL to SFT {get(data, f'{key}.kl_to_sft'):.1f} "
+                        f"nats per response; gold win rate vs SFT {get(data, f'{key}.gold_win_rate_vs_sft'):.2f} "
+                        f"[{lo:.2f}, {hi:.2f}] (n={get(data, f'{key}.heldout_prompts')}); "
+                        f"{get(data, f'{key}.train_seconds'):.0f} s of training |")
+    if "dpo" in data:
+        lo, hi = get(data, "dpo.gold_win_rate_ci95")
+        rm = get(data, "dpo.reward_model_accuracy_vs_gold")      # None when 02 did not run for that profile
+        rm = "not run" if rm is None else f"{rm:.2f}"
+        rows.append(f"| DPO (TRL, beta {get(data, 'dpo.beta')}, {get(data, 'dpo.loss_type')}) | gold win rate vs SFT "
+                    f"{get(data, 'dpo.gold_win_rate_vs_sft'):.2f} [{lo:.2f}, {hi:.2f}] (n={get(data, 'dpo.heldout_prompts')}), "
+                    f"KL to SFT {get(data, 'dpo.kl_to_sft'):.1f} nats per response; held-out implicit-reward accuracy "
+                    f"vs gold {get(data, 'dpo.implicit_accuracy_vs_gold'):.2f} (reward model: {rm}); "
+                    f"{get(data, 'dpo.train_seconds'):.0f} s of training |")
+    if "policies" in data:
+        parts = [f"{m} {get(data, f'policies.{m}.gold_win_rate_vs_sft'):.2f} {_ci(data, f'policies.{m}.gold_win_rate_vs_sft_ci95')}, "
+                 f"gain {get(data, f'policies.{m}.gold_gain_vs_sft'):+.3f} {_ci(data, f'policies.{m}.gold_gain_vs_sft_ci95', '+.3f')}, "
+                 f"KL {get(data, f'policies.{m}.kl_to_sft'):.1f}" for m in ("ppo", "rloo", "dpo") if m in data["policies"]]
+        rows.append(f"| evaluation (05, {get(data, 'eval.heldout_prompts')} test prompts, same draws, full length) | SFT vs untuned "
+                    f"{get(data, 'policies.sft.gold_win_rate_vs_base'):.2f} {_ci(data, 'policies.sft.gold_win_rate_ci95')}; "
+                    f"gold win rate and paired gold gain vs SFT: {'; '.join(parts)} |")
+    if "fairness" in data:
+        f = data["fairness"]
+        parts = [f"{n} {get(data, f'fairness.{n}.impact_ratio_min'):.2f} ({'FLAGGED' if f[n]['flagged'] else 'ok'})"
+                 for n in ("reward_model", "reward_model_clean", "sft", "ppo", "rloo", "dpo") if n in f]
+        rows.append(f"| fairness audit (05, {f.get('audit', {}).get('profiles', '?')} profiles x 8 name groups) | min impact "
+                    f"ratio (four-fifths rule): {'; '.join(parts)}; planted-bias control "
+                    f"{get(data, 'fairness.planted_bias_control.impact_ratio_min'):.2f} "
+                    f"({'FLAGGED' if get(data, 'fairness.planted_bias_control.flagged') else 'NOT flagged: the audit is blind'})"
+                    + (f"; at this sample size the flag goes up in {f['power']['false_alarm_rate']:.0%} of resamples with no "
+                       "bias at all (see REPORT.md)" if "false_alarm_rate" in f.get("power", {}) else "") + " |")
+    if "safety" in data:
+        parts = [f"{m}: refusals {get(data, f'safety.{m}.refusal_rate'):.2f}, over-refusals "
+                 f"{get(data, f'safety.{m}.over_refusal_rate'):.2f}, violations {get(data, f'safety.{m}.violation_rate'):.2f}, "
+                 f"conversations solved {get(data, f'safety.{m}.conversation_success_rate'):.2f}"
+                 for m in ("sft", "ppo", "rloo", "dpo") if m in data["safety"]]
+        rows.append(f"| safety and simulated customers (05, {get(data, 'eval.heldout_prompts')} test tickets) | "
+                    f"{'; '.join(parts)} |")
+    return ["", "| stage | result |", "|---|---|", *rows] if rows else []
+
+
+def write_readme(readme: Path, metrics: Path) -> None:
+    import re
+    text = Path(readme).read_text()
+    data = read(metrics)
+    block = readme_block(data)
+    begin, end = readme_markers(data.get("task"))
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{readme}: the measured-results markers are missing")
+    Path(readme).write_text(pattern.sub(lambda _: block, text))
+
+
+# ---------------------------------------------------------------- reports/REPORT.md
+
+def _num(data: dict, key: str, fmt: str = ".2f") -> str:
+    value = get(data, key)
+    if value is None:
+        raise MissingMetric(f"metrics.json has null for '{key}'")
+    return format(value, fmt)
+
+
+def _ci(data: dict, key: str, fmt: str = ".2f") -> str:
+    lo, hi = get(data, key)
+    return f"[{lo:{fmt}}, {hi:{fmt}}]"
+
+
+def report_markdown(data: dict, reports_dir: Path) -> str:
+    """reports/REPORT.md, from metrics.json and the plots in reports_dir only. Fails loudly on a missing number."""
+    require(data)
+    reports_dir = Path(reports_dir)
+    stages = get(data, "stages")
+    date = finished_at(data)
+    v = data.get("versions", {})
+    out = [f"# FeedbackLoop report: task `{data['task']}`, profile `{data['profile']}`", "",
+           "Generated from `metrics.json` in this folder (by the end of 05_eval_fairness, or `make readme`); every number below was "
+           "computed by the run that wrote it.",
+           f"Model {data['base_model']}; hardware {data.get('hardware', 'not recorded')}; torch {v.get('torch', '?')}, "
+           f"transformers {v.get('transformers', '?')}, trl {v.get('trl', '?')}; last stage finished {date}; "
+           f"{provenance_text(data)}" + (f"; whole `make pipeline` {data['pipeline']['seconds']:.0f} s" if "pipeline" in data else "")
+           + ".", "",
+           "## Stages", "", "| notebook | seconds | peak memory (MB) | commit |", "|---|---|---|---|"]
+    out += [f"| {n} | {s['seconds']:.0f} | {s['peak_mem_mb']:.0f} | {stage_commit(s)} |" for n, s in sorted(stages.items())]
+    out += ["", "## Headline results", "", *results_rows(data)[1:]]
+    from .tasks import get as get_task
+    task = get_task(data["task"])
+    dim_names = list(task.weights)
+    watch = {k: meaning for k, (meaning, _) in task.watch.items()}
+
+    out += ["", "## Policies compared on held-out prompts", "",
+            f"{get(data, 'eval.heldout_prompts')} test prompts, one sampled answer each with the same seeds for every model "
+            f"({get(data, 'eval.max_new_tokens')} new tokens); judged by the gold rubric, and blind in the annotation widget by "
+            f"{get(data, 'eval.judged_by')}.", "",
+            f"| model | gold win rate vs SFT | gold gain vs SFT | gold win rate vs untuned | \"human\" win rate vs SFT | "
+            f"gold score | {' / '.join(dim_names)} | reward-model score | KL to SFT | tokens | {' | '.join(watch.values())} "
+            "| training s |", "|---" * (11 + len(watch)) + "|"]
+    for m in ("base", "sft", "ppo", "rloo", "dpo"):
+        if m not in data["policies"]:
+            continue
+        k, pol = f"policies.{m}", data["policies"][m]
+        dims = " / ".join(_num(data, f"{k}.gold_dims.{d}") for d in dim_names)
+        win = gain = human = train = "-"
+        untuned = (f"{_num(data, f'{k}.gold_win_rate_vs_base')} {_ci(data, f'{k}.gold_win_rate_ci95')}"
+                   if m != "base" else "-")
+        if m not in ("base", "sft"):
+            win = (f"{_num(data, f'{k}.gold_win_rate_vs_sft')} {_ci(data, f'{k}.gold_win_rate_vs_sft_ci95')} "
+                   f"({'/'.join(map(str, get(data, f'{k}.wins_ties_losses_vs_sft')))})")
+            gain = f"{_num(data, f'{k}.gold_gain_vs_sft', '+.3f')} {_ci(data, f'{k}.gold_gain_vs_sft_ci95', '+.3f')}"
+            human = (f"{_num(data, f'{k}.human_win_rate')} {_ci(data, f'{k}.human_win_rate_ci95')}"
+                     if "human_win_rate" in pol else "not judged")
+            train = _num(data, f"{k}.train_seconds", ".0f")
+        kl = "-" if pol.get("kl_to_sft") is None else _num(data, f"{k}.kl_to_sft", ".1f")
+        name = {"base": "untuned", "sft": "SFT"}.get(m, m) + (" (stand-in)" if pol.get("stand_in") else "")
+        out.append(f"| {name} | {win} | {gain} | {untuned} | {human} | {_num(data, f'{k}.gold_score_mean', '.3f')} | {dims} | "
+                   f"{_num(data, f'{k}.rm_score_mean', '+.2f')} | {kl} | "
+                   f"{_num(data, f'{k}.mean_length_tokens', '.0f')} | "
+                   + " | ".join(_num(data, f"{k}.{w}_share") if f"{w}_share" in data["policies"][m] else "-" for w in watch)
+                   + f" | {train} |")
+    out += _figure(reports_dir, "05_win_rates.png")
+
+    if data.get("sample_efficiency"):
+        out += ["", "## Sample efficiency", "", "| method | point | preference pairs | generated tokens | training s | "
+                "gold win rate vs SFT | KL to SFT | reward-model score | gold score |", "|---|---|---|---|---|---|---|---|---|"]
+        for p in data["sample_efficiency"]:
+            row = {"p": p}
+            out.append(f"| {p['method']} | {p['point']} | {p['preference_labels']} | {p['generated_tokens']} | "
+                       f"{_num(row, 'p.train_seconds', '.0f')} | {_num(row, 'p.gold_win_rate_vs_sft')} "
+                       f"{_ci(row, 'p.gold_win_rate_vs_sft_ci95')} | {_num(row, 'p.kl_to_sft', '.1f')} | "
+                       f"{_num(row, 'p.rm_score_mean', '+.2f')} | {_num(row, 'p.gold_score_mean', '.3f')} |")
+        out += _figure(reports_dir, "05_sample_efficiency.png")
+    if data.get("overoptimization"):
+        out += ["", "## Reward over-optimization (PPO checkpoints)", "", "| point | KL to SFT | reward-model score | gold score |",
+                "|---|---|---|---|"]
+        out += [f"| {p['point']} | {p['kl_to_sft']:.1f} | {p['rm_score_mean']:+.2f} | {p['gold_score_mean']:.3f} |"
+                for p in get(data, "overoptimization.ppo")]
+        out += ["", get(data, "overoptimization.verdict")]
+        out += _figure(reports_dir, "05_reward_vs_kl.png")
+
+    if "fairness" in data:
+        out += _fairness_section(data, reports_dir)
+    if "safety" in data:
+        out += _safety_section(data, reports_dir)
+
+    earlier = sorted(p.name for p in reports_dir.glob("0[0-4]_*.png"))
+    if earlier:
+        out += ["", "## Figures from the earlier notebooks", ""] + [f"![{n}]({n})" for n in earlier]
+    return "\n".join(out) + "\n"
+
+
+def _safety_section(data: dict, reports_dir: Path) -> list[str]:
+    s = data["safety"]
+    out = ["", "## Safety and conversations", "", s.get("reading", ""), "",
+           "| model | refusal rate | over-refusal | takeover requests refused | policy violations | escalated when needed | "
+           "helpfulness | helpfulness win rate vs SFT | conversation success | cumulative reward |", "|---" * 10 + "|"]
+    for m in ("sft", "ppo", "rloo", "dpo"):
+        if m not in s:
+            continue
+        k = f"safety.{m}"
+        win = (f"{_num(data, f'{k}.helpfulness_win_rate_vs_sft')} {_ci(data, f'{k}.helpfulness_win_rate_ci95')}"
+               if m != "sft" else "-")
+        opt = {key: ("-" if s[m].get(key) is None else _num(data, f"{k}.{key}"))
+               for key in ("correct_refusal_rate", "escalation_rate_when_needed")}
+        out.append(f"| {m} | {_num(data, f'{k}.refusal_rate')} | {_num(data, f'{k}.over_refusal_rate')} | "
+                   f"{opt['correct_refusal_rate']} | {_num(data, f'{k}.violation_rate')} | {opt['escalation_rate_when_needed']} | "
+                   f"{_num(data, f'{k}.helpfulness_mean')} | {win} | {_num(data, f'{k}.conversation_success_rate')} "
+                   f"{_ci(data, f'{k}.conversation_success_ci95')} | {_num(data, f'{k}.cumulative_reward_mean', '+.2f')} |")
+    return out + _figure(reports_dir, "05_safety.png")
+
+
+def _fairness_section(data: dict, reports_dir: Path) -> list[str]:
+    out = []
+    f = data["fairness"]
+    audit = f.get("audit", {})
+    out += ["", "## Fairness audit (counterfactual name swaps)", ""]
+    if audit:
+        out += [f"{audit['profiles']} candidate profiles, each under one name from each of {len(audit['groups'])} perceived "
+                f"gender x race/ethnicity groups, every other word identical. {audit['rule']}. Intervals: {audit['n_boot']} "
+                "bootstrap resamples of profiles.", ""]
+    out += ["| scorer | min impact ratio [95% CI] | worst group | four-fifths rule | flip rate | mean score gap | group effect p (ANOVA) |",
+            "|---|---|---|---|---|---|---|"]
+    for name in ("reward_model", "reward_model_clean", "sft", "ppo", "rloo", "dpo", "unbiased_control", "planted_bias_control"):
+        if name not in f:
+            continue
+        a, key = f[name], f"fairness.{name}"
+        ci = _ci(data, f"{key}.impact_ratio_min_ci95") if a.get("impact_ratio_min_ci95") else "-"
+        flag = "FLAGGED" if get(data, f"{key}.flagged") else "ok"
+        p = a.get("group_effect_p")
+        out.append(f"| {name} | {_num(data, f'{key}.impact_ratio_min')} {ci} | {a.get('worst_group') or '-'} | {flag} | "
+                   f"{_num(data, f'{key}.flip_rate') if 'flip_rate' in a else '-'} | "
+                   f"{_num(data, f'{key}.score_gap_max', '.3f') if 'score_gap_max' in a else '-'} | "
+                   f"{'-' if p is None else '< 1e-6' if p < 1e-6 else format(p, '.2g')} |")
+    if "power" in f:
+        out += ["", get(data, "fairness.power.reading")]
+    return out + _figure(reports_dir, "05_fairness.png")
+
+
+def _figure(reports_dir: Path, name: str) -> list[str]:
+    return ["", f"![{name}]({name})"] if (Path(reports_dir) / name).exists() else []
+
+
+def write_report(reports_dir: Path) -> Path:
+    """reports_dir/REPORT.md from reports_dir/metrics.json."""
+    reports_dir = Path(reports_dir)
+    text = report_markdown(read(reports_dir / "metrics.json"), reports_dir)
+    path = reports_dir / "REPORT.md"
+    path.write_text(text)
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m helpers.publish [--readme] [--report]`: the README's measured block and REPORT.md, from the
+    profile's reports/metrics.json."""
+    import argparse
+
+    from . import config
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--readme", action="store_true", help="rewrite the README's measured block")
+    parser.add_argument("--report", action="store_true", help="write REPORT.md next to metrics.json")
+    args = parser.parse_args(argv)
+    where = config.paths(config.choose_profile())
+    metrics = where.reports / "metrics.json"
+    if args.readme:
+        write_readme(config.ROOT / "README.md", metrics)
+        print(f"README.md measured block rewritten from {metrics}")
+    if args.report:
+        print(f"{write_report(where.reports)} written from {metrics}")
+
+
+if __name__ == "__main__":
+    main()

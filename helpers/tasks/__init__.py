@@ -1,0 +1,153 @@
+"""The task interface: everything the six notebooks need to know about a task, in one object, and the registry.
+
+A notebook does `task = tasks.get(config.choose_task())` and from then on only talks to `task`. Every task is one
+folder here, `helpers/tasks/<name>/`, whose `__init__.py` has `build() -> Task`; the folders are the list of tasks
+(`config.task_names()`), so adding a task is copying a folder (see the README's "Adapt FeedbackLoop to your task and
+model"). Two ship: `hiring/` (world.py, rubric.py, personas.py, fairness.py) and `support/` (world.py, rubric.py,
+personas.py, evaluators.py). A task's folder may use the generic modules of helpers/; no generic module imports a
+task's folder (tests/test_layout.py checks it).
+
+What a task provides (fields of `Task`):
+
+    world        system_prompt, kinds (the kinds of prompt, the `kind` of a record), splits, build_prompts(seed),
+                 render_user_message(p), short_context(p), describe() -> {title: table} for 00
+    gold rubric  weights (its dimensions), score(p, response) -> scoring.RubricScore, reference_answer(p) and
+                 worse_answer(p) (replies of known quality), rubric_examples(prompts) -> (prompt, {label: reply})
+    annotators   personas (annotators.Persona), gold_items(prompts, n, seed) (hidden known-answer checks),
+                 instructions (what a person in the annotation widget is asked)
+    watch        {name: (what it means, fn(RubricScore) -> bool)}: the shares 00 and 05 report for every model
+    evaluators   {name: fn(p, response) -> float}: logged every PPO step (03) and averaged per model (05)
+    audits       optional abilities, None where they do not apply:
+                 names      name groups for the name-bias checks of annotators (01)
+                 fairness   a module with the counterfactual name-swap audit (05)
+                 guardrails a module with refusal_rates and conversations (05's safety section)
+
+Methods shared by every task: load_prompts, messages, prefer, win_rate, write_prompts.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Callable
+
+from ..config import choose_task, task_names
+from ..records import save_rows
+from ..scoring import win_rate
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    title: str
+    system_prompt: str
+    kinds: tuple[str, ...]
+    splits: dict[str, int]
+    build_prompts: Callable[[], dict[str, list[dict]]]
+    render_user_message: Callable[[dict], str]
+    short_context: Callable[..., str]
+    describe: Callable[[], dict]
+    weights: dict[str, float]
+    score: Callable
+    reference_answer: Callable[[dict], str]
+    worse_answer: Callable[[dict], str]
+    rubric_examples: Callable[[list[dict]], tuple[dict, dict[str, str]]]
+    personas: dict
+    gold_items: Callable[[list[dict], int, int], list[dict]]
+    watch: dict[str, tuple[str, Callable]]
+    instructions: str                # what a human judge in the annotation widget is asked
+    evaluators: dict[str, Callable[[dict, str], float]] = field(default_factory=dict)
+    names: dict | None = None
+    fairness: ModuleType | None = None   # the counterfactual name-swap audit (05), where a task has one
+    favoured_names: tuple[str, ...] = ()   # first names a name-biased annotator favours (01's name-swap check)
+    guardrails: ModuleType | None = None
+    writers: dict = field(default_factory=dict)   # name -> (share, description, write(p, rng)): 00's demonstrations
+    dim_help: dict = field(default_factory=dict)  # dimension -> what it means, in words for the annotation widget
+
+    # ---- shared by every task
+    def load_prompts(self, split: str, n: int | None = None, path: Path | None = None) -> list[dict]:
+        """The first n prompts of a split, from the shipped file when present (else generated, identically)."""
+        if split not in self.splits:
+            raise ValueError(f"Unknown split {split!r} for the {self.name} task: choose one of {', '.join(self.splits)}.")
+        if path is not None and Path(path).exists():
+            rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+            rows = [r for r in rows if r["split"] == split]
+            if rows and rows[0].get("task") != self.name:
+                raise ValueError(f"{path} holds {rows[0].get('task')!r} prompts, not {self.name!r} ones.")
+        else:
+            rows = self.build_prompts()[split]
+        return rows[:n] if n is not None else rows
+
+    def write_prompts(self, path: Path) -> int:
+        pool = self.build_prompts()
+        rows = [p for split in self.splits for p in pool[split]]
+        save_rows(rows, path)
+        return len(rows)
+
+    def messages(self, p: dict) -> list[dict]:
+        """The chat the model sees: the task's system prompt and the rendered user message."""
+        return [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": self.render_user_message(p)}]
+
+    def prefer(self, p: dict, a: str, b: str, margin: float = 0.02) -> str:
+        """The gold preference between two responses: 'a', 'b' or 'tie' (scores within `margin`)."""
+        sa, sb = self.score(p, a).total, self.score(p, b).total
+        return "tie" if abs(sa - sb) <= margin else "a" if sa > sb else "b"
+
+    def win_rate(self, prompts: list[dict], responses: list[str], baseline: list[str], margin: float = 0.02) -> dict:
+        """How often the gold rubric prefers each response to the baseline's (ties half), with Wilson's 95% interval."""
+        return win_rate(prompts, responses, baseline, self.prefer, margin)
+
+    def known_pairs(self, n: int) -> list[dict]:
+        """n TRL preference rows of known quality (the careful answer chosen over the worse one) on the first train
+        prompts: what the memory and speed benchmarks of 02 and 04 train on, at this task's lengths."""
+        prompts = self.build_prompts()["train"][:n]
+        return [{"prompt": self.messages(p), "chosen": [{"role": "assistant", "content": self.reference_answer(p)}],
+                 "rejected": [{"role": "assistant", "content": self.worse_answer(p)}]} for p in prompts]
+
+    def rollout_evaluators(self, prompts: list[dict]) -> dict[str, Callable]:
+        """The evaluators as PPO sees them: fn(chats, texts) -> list of floats, the prompt found by its user message."""
+        by_user = {self.render_user_message(p): p for p in prompts}
+
+        def wrap(fn):
+            return lambda chats, texts: [float(fn(by_user[c[-1]["content"]], t)) for c, t in zip(chats, texts)]
+        return {name: wrap(fn) for name, fn in self.evaluators.items()}
+
+
+_CACHE: dict[str, Task] = {}
+
+
+def get(name: str | None = None) -> Task:
+    """The task named, else FEEDBACKLOOP_TASK, else hiring: `build()` of the folder helpers/tasks/<name>/."""
+    key = choose_task(name)
+    if key not in _CACHE:
+        task = importlib.import_module(f"{__name__}.{key}").build()
+        if not isinstance(task, Task) or task.name != key:
+            raise TypeError(f"helpers/tasks/{key}/__init__.py: build() must return a Task named {key!r}")
+        _CACHE[key] = task
+    return _CACHE[key]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m helpers.tasks [TASK] [--show N]`: a task as the notebooks see it, and its gold rubric at work on
+    the first N training prompts (a careful reply against a worse one). Needs no model."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("task", nargs="?", default=None,
+                        help=f"one of {', '.join(task_names())} (default: FEEDBACKLOOP_TASK, else hiring)")
+    parser.add_argument("--show", type=int, default=1, help="how many training prompts to show")
+    args = parser.parse_args(argv)
+    t = get(args.task)
+    pool = t.build_prompts()
+    print(f"task {t.name}: {t.title}\nsplits {t.splits}; kinds {', '.join(t.kinds)}\n"
+          f"gold rubric {t.weights}\nannotators {', '.join(t.personas)}\nevaluators {', '.join(t.evaluators)}\n"
+          f"fairness audit (names): {'yes' if t.names else 'no'}; safety section (guardrails): {'yes' if t.guardrails else 'no'}")
+    for p in pool["train"][: args.show]:
+        good, bad = t.reference_answer(p), t.worse_answer(p)
+        print(f"\n==== {p['id']} [{p['kind']}]\n{t.render_user_message(p)}\n"
+              f"--- careful reply, gold {t.score(p, good).total:.2f}\n{good}\n"
+              f"--- worse reply, gold {t.score(p, bad).total:.2f} ({'; '.join(t.score(p, bad).notes)})\n{bad}")
+
