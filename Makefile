@@ -62,18 +62,27 @@ browser:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else echo "no chromium and no root apt-get: tests/test_browser.py will be skipped (install chromium)"; fi; }
 
-# Unit tests, then the notebooks under nbval for the task (hiring unless TASK or FEEDBACKLOOP_TASK says otherwise).
-# The support task's notebooks also run in every `make test`: tests/test_adapt_guide.py runs the README's
-# adaptation guide, `make pipeline TASK=support PROFILE=smoke` included.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/codespell
 	$(PY) tests/check_notebooks.py
 
+# Two streams at once, one thread each (two torch processes with every thread each would fight over the cores):
+#   1. the README's adaptation guide (tests/test_adapt_guide.py), which runs the support task's six notebooks
+#      with `make pipeline TASK=support PROFILE=smoke`, and the PPO loop's tests; its output is shown when it ends
+#   2. every other test, then the six hiring notebooks under nbval (tests/README.md: the tiers)
+# `make test` fails when either stream does.
+TEST_ENV := FEEDBACKLOOP_PROFILE=smoke OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+PYTEST := $(PY) -m pytest -p no:cacheprovider -q
+STREAM1 := tests/test_adapt_guide.py tests/test_ppo_loop.py
 test: install browser lint
-	FEEDBACKLOOP_TASK= FEEDBACKLOOP_PROFILE=smoke $(PY) -m pytest tests -p no:cacheprovider -q
-	FEEDBACKLOOP_PROFILE=smoke $(PY) -m pytest $(NOTEBOOKS) --nbval-lax --nbval-current-env \
-		--nbval-cell-timeout=1800 -p no:cacheprovider -q
+	@mkdir -p runs; log=runs/test_stream1.log; start=$$(date +%s); \
+	FEEDBACKLOOP_TASK= $(TEST_ENV) $(PYTEST) $(STREAM1) > $$log 2>&1 & first=$$!; \
+	FEEDBACKLOOP_TASK= $(TEST_ENV) $(PYTEST) tests $(addprefix --ignore=,$(STREAM1)) \
+		&& $(TEST_ENV) $(PYTEST) $(NOTEBOOKS) --nbval-lax --nbval-current-env --nbval-cell-timeout=1800; rest=$$?; \
+	wait $$first; firsts=$$?; \
+	echo "== $(STREAM1) (the support task's smoke pipeline, the PPO loop), run beside the tests above:"; cat $$log; \
+	echo "make test: $$(( $$(date +%s) - start )) s after lint"; exit $$(( rest || firsts ))
 
 annotate-app: install
 	$(BIN)/voila app/annotate.ipynb --Voila.ip=127.0.0.1

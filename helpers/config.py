@@ -86,7 +86,7 @@ PROFILES: dict[str, Profile] = {
         rm_steps=2, rm_batch_size=2, rm_learning_rate=1e-3, rm_lora_layers=4,
         dpo_steps=2, dpo_batch_size=2, dpo_lora_layers=4, dpo_learning_rate=1e-3,
         ppo_steps=2, ppo_batch_size=4, ppo_max_new_tokens=16, ppo_learning_rate=1e-3, ppo_lora_layers=4,
-        lora_r=8,
+        lora_r=8, model_layers=4,    # the first 4 of the model's blocks: every code path runs, at a fraction of the compute
     ),
     "cpu": Profile(
         name="cpu", model_id=DEFAULT_MODEL,

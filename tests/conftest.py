@@ -10,6 +10,15 @@ sys.path.insert(0, str(ROOT))
 
 from helpers.tasks.hiring import world as hiring  # noqa: E402
 
+SHIPPED_TASKS = ("hiring", "support")   # the tasks tests iterate over: test_adapt_guide.py adds a copy for a while
+
+
+def smoke_model() -> str:
+    """The folder of the smoke profile's model: what the tests train and sample, where the model's size does not matter
+    (the first blocks of the offline copy; tests/test_models.py checks the full copy itself)."""
+    from helpers import config, models
+    return models.resolve_model(config.PROFILES["smoke"]).path
+
 
 @pytest.fixture(scope="session")
 def pool():

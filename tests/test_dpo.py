@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from conftest import smoke_model
 
 from helpers import config, dpo, generation, models, reward
 
@@ -18,7 +19,7 @@ def rows():
 
 
 def make(tmp_path, rows_override=None, **kw):
-    base = str(models.materialize_offline_model())
+    base = smoke_model()
     args = {"steps": 2, "batch_size": 2, "learning_rate": 5e-3, "precompute_ref": False, "seed": 0, **kw}
     return dpo.build_trainer(base, rows() if rows_override is None else rows_override, SMOKE, PRECISION, tmp_path, **args)
 
@@ -92,7 +93,7 @@ def test_training_moves_the_adapters_not_the_reference_and_the_saved_policy_relo
     after = dpo.implicit_rewards(model, tok, rows(), beta=0.1)
     assert (after["chosen"] - after["rejected"]).mean() > 0      # it learned the pairs it trained on
 
-    base = str(models.materialize_offline_model())
+    base = smoke_model()
     left = models.load_tokenizer(base, padding_side="left")
     prompts = [{"id": str(i), "messages": r["prompt"]} for i, r in enumerate(rows())]
     before = generation.sample(model, left, prompts, max_new_tokens=12, greedy=True, batch_size=4)
@@ -104,7 +105,7 @@ def test_training_moves_the_adapters_not_the_reference_and_the_saved_policy_relo
 
 
 def test_each_distinct_answer_is_scored_once_and_gives_the_row_by_row_numbers():
-    base = str(models.materialize_offline_model())
+    base = smoke_model()
     model, tok = models.load_model(base, "policy", PRECISION), models.load_tokenizer(base, padding_side="right")
     r = rows()
     pairs = [r[0], {**r[0], "chosen": r[0]["rejected"], "rejected": r[0]["chosen"]}, r[1]]   # 4 distinct answers in 6 slots

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from conftest import smoke_model
 
 from helpers import config, evaluation, models, ppo
 
@@ -18,7 +19,7 @@ def length_score(prompts, texts):
 @pytest.fixture(scope="module")
 def policy():
     torch.manual_seed(0)
-    base = str(models.materialize_offline_model())
+    base = smoke_model()
     model = ppo.policy_model(base, PRECISION, r=4)
     with torch.no_grad():                       # an adapter that changes the outputs (LoRA's B starts at zero)
         for name, p in model.named_parameters():

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import smoke_model
 
 from helpers.tasks.hiring import fairness
 from helpers.tasks.hiring import world as hiring
@@ -127,7 +128,7 @@ def test_decision_answers_differ_only_in_the_decision(counterfactual):
 @pytest.fixture(scope="module")
 def small_model():
     from helpers import models
-    base = str(models.materialize_offline_model())
+    base = smoke_model()
     return models.load_model(base, "policy"), models.load_tokenizer(base)
 
 

@@ -78,9 +78,11 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_the_reader_finds_the_tasks_as_folders():
+    from conftest import SHIPPED_TASKS
+
     from helpers import config
-    assert config.task_names() == ("hiring", "support")
-    for name in config.task_names():
+    assert set(SHIPPED_TASKS) <= set(config.task_names())
+    for name in SHIPPED_TASKS:
         assert (HELPERS / "tasks" / name / "__init__.py").read_text().count("def build() -> Task:") == 1
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from conftest import smoke_model
 
 from helpers import config, evaluation, models, ppo
 
@@ -18,7 +19,7 @@ def short_is_good(prompts, texts):
 
 def make(tmp_path, **overrides):
     torch.manual_seed(0)
-    base = str(models.materialize_offline_model())
+    base = smoke_model()
     tok = models.load_tokenizer(base, padding_side="left")
     cfg = ppo.PPOConfig(**{"batch_size": 8, "minibatch_size": 4, "ppo_epochs": 2, "learning_rate": 2e-3,
                            "critic_learning_rate": 1e-3, "kl_coef": 0.0, "max_new_tokens": 16,
@@ -118,7 +119,7 @@ def test_evaluation_of_the_base_model_has_zero_kl_and_a_saved_policy_reloads(tra
     assert any(r["kl"] != 0.0 for r in rows)
     assert [r["score"] for r in rows] == pytest.approx(short_is_good(None, [r["response"] for r in rows]).tolist())
 
-    base = str(models.materialize_offline_model())
+    base = smoke_model()
     models.save_policy(trainer.policy, trainer.tokenizer, tmp_path / "policy", base, {"method": "test"})
     reloaded, tok = models.load_policy(tmp_path / "policy", PRECISION)
     enc = tok.apply_chat_template(PROMPTS[:2], add_generation_prompt=True, padding=True, return_tensors="pt",

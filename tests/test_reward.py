@@ -4,8 +4,9 @@ import math
 
 import pytest
 import torch
+from conftest import smoke_model
 
-from helpers import config, models, reward
+from helpers import config, reward
 
 PROFILE = config.PROFILES["smoke"].replace(lora_r=8)
 
@@ -32,7 +33,7 @@ def test_bradley_terry_by_hand():
 def trained(tmp_path_factory):
     torch.manual_seed(0)
     precision = config.choose_precision("cpu")
-    base = str(models.materialize_offline_model())
+    base = smoke_model()
     out = tmp_path_factory.mktemp("rm")
     trainer = reward.build_trainer(base, _toy_rows(32), PROFILE, precision, out / "trainer", quantize=True, steps=8,
                                    batch_size=4, learning_rate=1e-3, max_length=256, seed=0)
