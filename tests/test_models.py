@@ -107,6 +107,28 @@ def test_materializing_again_reuses_the_folder(offline_dir):
     assert (offline_dir / "config.json").stat().st_mtime_ns == stamp
 
 
+def test_the_smoke_model_is_the_first_blocks_of_the_base_model(offline_dir, tmp_path):
+    """The smoke profile's cut: the first n blocks with the embeddings, final norm and head of the full model, the same
+    tokenizer, saved once; on one block it computes what the full model's first block feeds on."""
+    source = models.ModelSource(str(offline_dir), "offline", models.OFFLINE_NAME)
+    cut = models.first_blocks(source, 2, cache=tmp_path)
+    assert cut.name.endswith("first 2 blocks") and models.first_blocks(source, 2, cache=tmp_path) == cut
+    small = models.load_model(cut.path, "policy", config.choose_precision("cpu"))
+    full = models.load_model(str(offline_dir), "policy", config.choose_precision("cpu"))
+    assert small.config.num_hidden_layers == 2 and len(small.model.layers) == 2 < len(full.model.layers)
+    for name, weight in small.state_dict().items():
+        assert torch.equal(weight, full.state_dict()[name]), name
+    ids = torch.tensor([[1, 504, 3458, 314]])
+    with torch.no_grad():
+        h_small = small(ids, output_hidden_states=True).hidden_states[1]
+        h_full = full(ids, output_hidden_states=True).hidden_states[1]
+    assert torch.allclose(h_small, h_full, atol=1e-5)
+    assert models.load_tokenizer(cut.path).get_vocab() == models.load_tokenizer(str(offline_dir)).get_vocab()
+    with pytest.raises(ValueError, match="blocks"):
+        models.first_blocks(source, 99, cache=tmp_path)
+    assert config.PROFILES["smoke"].model_layers and not config.PROFILES["cpu"].model_layers
+
+
 def test_reward_backbone_loads_in_4bit_on_this_device(offline_dir):
     import bitsandbytes as bnb
     model = models.load_model(str(offline_dir), "reward", config.choose_precision(), quantize_4bit=True)
