@@ -65,9 +65,11 @@ def test_killed_writer_leaves_every_committed_label(db):
     fresh = store.Store(db.path)
     assert fresh.integrity_ok()
     n = fresh.count("labels")
-    assert n >= committed + 1          # every label it reported committed is there
-    # and what is there is whole: labels 0..n-1 in order, none half-written
-    assert sorted(l["position"] for l in fresh.labels("doomed")) == list(range(n))
+    positions = sorted(l["position"] for l in fresh.labels("doomed"))
+    assert positions[-1] >= committed   # every label it reported committed is there
+    # and what is there is whole: the last n positions in order, none half-written (past 300 labels a writer answers
+    # an item again, and a new answer replaces the old one, so the first positions may have gone)
+    assert positions == list(range(positions[-1] - n + 1, positions[-1] + 1)) and n == min(positions[-1] + 1, 300)
     fresh.close()
 
 
