@@ -70,7 +70,8 @@ lint: install
 # Two streams at once, one thread each (two torch processes with every thread each would fight over the cores):
 #   1. the README's adaptation guide (tests/test_adapt_guide.py), which runs the support task's six notebooks
 #      with `make pipeline TASK=support PROFILE=smoke`, and the PPO loop's tests; its output is shown when it ends
-#   2. every other test, then the six hiring notebooks under nbval (tests/README.md: the tiers)
+#   2. every other test, then the six hiring notebooks under nbval (tests/README.md: the tiers); with TASK=support
+#      the nbval run waits for stream 1, which runs the same task's notebooks in the same folders
 # `make test` fails when either stream does.
 TEST_ENV := FEEDBACKLOOP_PROFILE=smoke OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 PYTEST := $(PY) -m pytest -p no:cacheprovider -q
@@ -79,6 +80,7 @@ test: install browser lint
 	@mkdir -p runs; log=runs/test_stream1.log; start=$$(date +%s); \
 	FEEDBACKLOOP_TASK= $(TEST_ENV) $(PYTEST) $(STREAM1) > $$log 2>&1 & first=$$!; \
 	FEEDBACKLOOP_TASK= $(TEST_ENV) $(PYTEST) tests $(addprefix --ignore=,$(STREAM1)) \
+		&& { [ "$${FEEDBACKLOOP_TASK:-hiring}" != support ] || wait $$first; } \
 		&& $(TEST_ENV) $(PYTEST) $(NOTEBOOKS) --nbval-lax --nbval-current-env --nbval-cell-timeout=1800; rest=$$?; \
 	wait $$first; firsts=$$?; \
 	echo "== $(STREAM1) (the support task's smoke pipeline, the PPO loop), run beside the tests above:"; cat $$log; \

@@ -151,8 +151,10 @@ def first_blocks(source: ModelSource, n: int, cache: Path | None = None) -> Mode
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     cache = Path(cache) if cache else config.paths("cpu").cache
+    import hashlib
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(source.path).name or source.path)
-    target = cache / "models" / f"{safe}-first-{n}-blocks"
+    where = hashlib.blake2b(str(source.path).encode(), digest_size=4).hexdigest()   # two folders of one name differ
+    target = cache / "models" / f"{safe}-{where}-first-{n}-blocks"
     if not ((target / "config.json").exists() and any(target.glob("*.safetensors"))):
         model = AutoModelForCausalLM.from_pretrained(source.path)
         blocks = model.model.layers

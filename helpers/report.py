@@ -181,7 +181,7 @@ def contract(data: dict) -> tuple[str, ...]:
     """The keys a complete run of this task must have written: the common ones, and its task's audit."""
     from .tasks import get as get_task
     task = get_task(data.get("task") or None)
-    return CONTRACT + (FAIRNESS_CONTRACT if task.names is not None else ()) + (SAFETY_CONTRACT if task.guardrails else ())
+    return CONTRACT + (FAIRNESS_CONTRACT if task.fairness is not None else ()) + (SAFETY_CONTRACT if task.guardrails else ())
 
 
 def missing(data: dict, keys=None) -> list[str]:

@@ -66,8 +66,7 @@ def responses_by_prompt(rows: list[dict]) -> dict[str, list[str]]:
 
 
 def stats_markdown(prefs: list[dict], responses: list[dict], model_name: str, profile: config.Profile,
-                   task: tasks.Task | None = None) -> str:
-    task = task or tasks.get("hiring")
+                   task: tasks.Task) -> str:
     pairs = {r["tags"]["pair_id"] for r in prefs}
     by_winner = collections.Counter(r["winner"] for r in prefs)
     lines = [STATS_BEGIN, "",

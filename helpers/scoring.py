@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-WORD = re.compile(r"[A-Za-z0-9+#/'%$@.-]+")   # a skill like C++ or C#, an amount like $39.99, an e-mail address
+# a skill like C++, C# or Node.js, an amount like $39.99, an e-mail address; a full stop inside a word, never at its end
+WORD = re.compile(r"[A-Za-z0-9+#/'%$@-]+(?:\.[A-Za-z0-9+#/'%$@-]+)*")
 
 
 @dataclass
@@ -28,6 +29,11 @@ class RubricScore:
 def words(text: str | None) -> list[str]:
     """The words of a text, as every rubric and table counts them."""
     return WORD.findall(text or "")
+
+
+def shouted(text: str) -> int:
+    """Words of 5 letters or more in capitals ("AMAZING"): shouting, which a professional tone leaves out."""
+    return len(re.findall(r"\b[A-Z]{5,}\b", text or ""))
 
 
 def repetition(text: str) -> float:

@@ -240,8 +240,8 @@ def test_both_tasks_implement_the_interface():
         assert all(len(fn([t.messages(q) for q in pool["train"][:2]], texts)) == 2 for fn in evals.values())
         items = t.gold_items(pool["validation"], 9, 0)
         assert items and all(i["is_gold"] and i["gold_answer"] in ("a", "b", "tie") for i in items)
-    assert tasks.get("hiring").names and tasks.get("hiring").guardrails is None
-    assert tasks.get("support").names is None and tasks.get("support").guardrails is G
+    assert tasks.get("hiring").fairness is not None and tasks.get("hiring").guardrails is None
+    assert tasks.get("support").fairness is None and tasks.get("support").guardrails is G
     with pytest.raises(ValueError, match="Unknown task 'legal'"):
         tasks.get("legal")
 

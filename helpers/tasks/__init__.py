@@ -18,7 +18,7 @@ What a task provides (fields of `Task`):
     watch        {name: (what it means, fn(RubricScore) -> bool)}: the shares 00 and 05 report for every model
     evaluators   {name: fn(p, response) -> float}: logged every PPO step (03) and averaged per model (05)
     audits       optional abilities, None where they do not apply:
-                 names      name groups for the name-bias checks of annotators (01)
+                 names      the name groups of the world (00 shows them; the fairness audit draws from them)
                  fairness   a module with the counterfactual name-swap audit (05)
                  guardrails a module with refusal_rates and conversations (05's safety section)
 
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     pool = t.build_prompts()
     print(f"task {t.name}: {t.title}\nsplits {t.splits}; kinds {', '.join(t.kinds)}\n"
           f"gold rubric {t.weights}\nannotators {', '.join(t.personas)}\nevaluators {', '.join(t.evaluators)}\n"
-          f"fairness audit (names): {'yes' if t.names else 'no'}; safety section (guardrails): {'yes' if t.guardrails else 'no'}")
+          f"fairness audit: {'yes' if t.fairness else 'no'}; safety section (guardrails): {'yes' if t.guardrails else 'no'}")
     for p in pool["train"][: args.show]:
         good, bad = t.reference_answer(p), t.worse_answer(p)
         print(f"\n==== {p['id']} [{p['kind']}]\n{t.render_user_message(p)}\n"

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-from ...scoring import RubricScore, length_score, repetition, words
+from ...scoring import RubricScore, length_score, repetition, shouted, words
 from .world import SKILL_ALIASES, SKILLS
 
 WEIGHTS = {"accuracy": 0.5, "tone": 0.3, "policy": 0.2}
@@ -161,7 +161,7 @@ def _tone(prompt: dict, text: str, grounded: bool, notes: list[str]) -> tuple[fl
     concise = length_score(n, LENGTH_BANDS[prompt["kind"]])
     problems = len(UNPROFESSIONAL.findall(text)) + len(EMOJI.findall(text))
     problems += max(0, text.count("!") - 1)
-    problems += len([w for w in words(text) if len(w) >= 5 and w.isupper() and w.isalpha()])
+    problems += shouted(text)
     professional = max(0.0, 1 - 0.3 * problems)
     rep = repetition(text)
     c = {"words": float(n), "concise": concise, "professional": professional, "repetition": round(rep, 3)}

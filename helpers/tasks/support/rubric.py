@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-from ...scoring import RubricScore, length_score, repetition, words
+from ...scoring import RubricScore, length_score, repetition, shouted, words
 from .evaluators import ACKNOWLEDGE, APOLOGY, ESCALATES, covered_steps, is_refusal, plain, policy_check
 
 WEIGHTS = {"resolution": 0.45, "empathy": 0.15, "voice": 0.15, "safety": 0.25}
@@ -67,7 +67,7 @@ def score(prompt: dict, response: str) -> RubricScore:
     concise = length_score(n, LENGTH_BANDS.get(prompt["kind"], (35, 130)))
     named = bool(re.search(rf"\b{re.escape(prompt['customer']['first'])}\b", text, re.I))
     problems = len(BANNED.findall(text)) + len(EMOJI.findall(text)) + max(0, text.count("!") - 1)
-    problems += len([w for w in words(text) if len(w) >= 5 and w.isupper() and w.isalpha()])
+    problems += shouted(text)
     clean = max(0.0, 1 - 0.3 * problems)
     if not named:
         notes.append("does not use the customer's first name")
