@@ -258,7 +258,7 @@ def aggregate(exported: list[dict], exclude: tuple[str, ...] = ()) -> tuple[list
     by_pair = collections.defaultdict(list)
     for r in exported:
         if r["annotator"] not in exclude and not r.get("is_gold"):
-            by_pair[r["tags"].get("pair_id") or r["id"].split("@")[0]].append(r)
+            by_pair[(r.get("tags") or {}).get("pair_id") or r["id"].split("@")[0]].append(r)
     out, counts = [], collections.Counter()
     for pair_id, recs in sorted(by_pair.items()):
         votes = collections.Counter(r["winner"] for r in recs)
@@ -270,11 +270,12 @@ def aggregate(exported: list[dict], exclude: tuple[str, ...] = ()) -> tuple[list
         counts[how] += 1
         counts[f"winner_{winner}"] += 1
         base = recs[0]
-        out.append({**{k: base[k] for k in ("task", "kind", "prompt_id", "prompt", "response_a", "response_b")},
+        stamps = [r["created_at"] for r in recs if r.get("created_at")]      # optional fields stay optional
+        out.append({**{k: base[k] for k in ("task", "kind", "prompt_id", "prompt", "response_a", "response_b") if k in base},
                     "id": f"{pair_id}@majority", "winner": winner, "annotator": "majority_vote",
                     "rationale": f"{how}: " + ", ".join(f"{w} {n}" for w, n in ranked),
-                    "scores": {}, "is_gold": False, "created_at": max(r["created_at"] for r in recs),
-                    "tags": {**{k: v for k, v in base["tags"].items() if k not in ("left_side", "verdict")},
+                    "scores": {}, "is_gold": False, **({"created_at": max(stamps)} if stamps else {}),
+                    "tags": {**{k: v for k, v in (base.get("tags") or {}).items() if k not in ("left_side", "verdict")},
                              "pair_id": pair_id, "votes": dict(votes), "resolution": how,
                              "annotators": sorted(r["annotator"] for r in recs)}})
     return out, dict(counts)

@@ -40,7 +40,9 @@ def validate(record: object, where: str = "record") -> dict:
         if not isinstance(record[key], typ):
             raise RecordError(f"{where}: field '{key}' must be a {typ.__name__}, got {type(record[key]).__name__}")
     for key, typ in OPTIONAL.items():
-        if record.get(key) is not None and not isinstance(record[key], typ):
+        if key in record and record[key] is None:
+            raise RecordError(f"{where}: field '{key}' is null: leave an optional field out, or give a {typ.__name__}")
+        if key in record and not isinstance(record[key], typ):
             raise RecordError(f"{where}: field '{key}' must be a {typ.__name__}, got {type(record[key]).__name__}")
     if record["winner"] not in WINNERS:
         raise RecordError(f"{where}: field 'winner' must be one of {', '.join(WINNERS)}, got {record['winner']!r}")

@@ -73,3 +73,20 @@ def test_shipped_sample_dataset():
     assert all(r["response_a"] in texts and r["response_b"] in texts for r in prefs)
     stats = (where / "DATASHEET.md").read_text()
     assert f"{len(pairs)} comparisons" in stats and f"{len(prefs)} preference records" in stats
+
+
+def test_optional_fields_are_optional_everywhere_and_null_is_refused_by_name(tmp_path):
+    """Records with the required fields only aggregate as 01 does; `"tags": null` is refused at its line (it once
+    passed validation and failed later in the store)."""
+    from helpers import agreement
+    minimal = [{"id": f"p{i}@{who}", "task": "hiring", "prompt": f"P{i}", "response_a": "A", "response_b": "B",
+                "winner": w, "annotator": who} for i in range(3) for who, w in (("x", "a"), ("y", "a"), ("z", "b"))]
+    path = tmp_path / "minimal.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in minimal))
+    majority, counts = agreement.aggregate(records.read_jsonl(path))
+    assert len(majority) == 3 and counts["winner_a"] == 3
+    records.write_jsonl(majority, tmp_path / "aggregated.jsonl")              # and they are valid records again
+    bad = tmp_path / "null.jsonl"
+    bad.write_text(json.dumps(minimal[0]) + "\n" + json.dumps({**minimal[1], "tags": None}) + "\n")
+    with pytest.raises(records.RecordError, match=r"null\.jsonl:2: field 'tags' is null"):
+        records.read_jsonl(bad)
