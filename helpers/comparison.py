@@ -143,8 +143,9 @@ def blind_items(task, prompts: list[dict], tuned: dict, baseline) -> list[dict]:
 
 def _save_and_show(fig, path: Path) -> None:
     import matplotlib.pyplot as plt
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+
+    from .plots import save
+    save(fig, path)
     plt.show()
 
 
