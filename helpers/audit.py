@@ -13,13 +13,14 @@ task (helpers/tasks/hiring/fairness.py builds the table for the hiring task).
 - **A calibrated null**: whole names are permuted between groups (a name keeps all its rows), and the largest |t|
   over groups is compared with its permutation distribution: the alarm goes up at the 5% level whatever the noise.
 - **Four-fifths, kept honest** (29 CFR 1607.4(D) asks for practical and statistical significance together): a row is
-  selected when its score is above the pooled median (NYC Local Law 144's scoring rate); impact ratio = a group's
-  rate over the highest group's. Its interval comes from a bootstrap over profiles and names together (each row
-  weighted by its profile's and its name's bootstrap counts), taken as the basic (reverse-percentile) interval: the
-  lowest of several noisy ratios to the highest is biased low, and the interval is centred on the bias-corrected
-  estimate (`impact_ratio_min_bias_corrected`), which the point estimate sits below. Verdict: `adverse impact` when the lowest ratio is
-  below 0.8 and the group effect is significant, `pass` when the interval's lower end of the lowest ratio is at or
-  above 0.8, `inconclusive` otherwise.
+  selected when its score is above a threshold (the model's own decision) or the pooled median (NYC Local Law 144's
+  scoring rate); impact ratio = a group's rate (fairlearn's `MetricFrame`) over the highest group's. Its interval
+  comes from a bootstrap over profiles and names together (each row weighted by its profile's and its name's
+  bootstrap counts), taken as the basic (reverse-percentile) interval: the lowest of several noisy ratios to the
+  highest is biased low, and the interval is centred on the bias-corrected estimate
+  (`impact_ratio_min_bias_corrected`), which the point estimate sits below. Verdict: `adverse impact` when the lowest
+  ratio is below 0.8 and the group effect is significant, `pass` when the interval's lower end of the lowest ratio is
+  at or above 0.8, `inconclusive` otherwise.
 - **Power**: the unbiased control (this scorer's names shuffled between groups: its name noise, no group effect) and
   a planted shift against one group sized to an impact ratio of 0.8, each audited many times.
 """
@@ -97,11 +98,15 @@ def group_effects(df: pd.DataFrame, n_perm: int = 2000, seed: int = 0) -> tuple[
     return table, float((1 + (null >= observed - 1e-12).sum()) / (1 + n_perm))
 
 
-def impact_ratios(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:
-    """Selection (score above the pooled median) per group, impact ratios, and the lowest ratio with a 95% interval
-    from a bootstrap over profiles and names together."""
+def _threshold(df: pd.DataFrame, threshold: float | None) -> float:
+    return float(df.score.median()) if threshold is None else float(threshold)
+
+
+def impact_ratios(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0, threshold: float | None = None) -> dict:
+    """Selection (score above `threshold`; None: the pooled median, LL144's scoring rate) per group, impact ratios,
+    and the lowest ratio with a 95% interval from a bootstrap over profiles and names together."""
     _check(df)
-    threshold = float(df.score.median())
+    threshold = _threshold(df, threshold)
     selected = (df.score > threshold).to_numpy(dtype=float)
     groups = sorted(df.group.unique())
     g_idx = np.searchsorted(groups, df.group.to_numpy())
@@ -114,7 +119,11 @@ def impact_ratios(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:
         top = rate.max(-1, keepdims=True)
         return np.where(top > 0, rate / np.where(top > 0, top, 1), np.nan)
 
-    point = ratios(np.ones(len(df)))
+    from fairlearn.metrics import MetricFrame, selection_rate
+    rates = MetricFrame(metrics=selection_rate, y_true=selected, y_pred=selected,
+                        sensitive_features=pd.Series(df.group.to_numpy(), name="group")).by_group.reindex(groups)
+    rates = rates.to_numpy(dtype=float)
+    point = rates / rates.max() if rates.max() > 0 else np.full(len(groups), np.nan)
     rng = np.random.default_rng(seed)
     wp = rng.multinomial(len(profiles), np.full(len(profiles), 1 / len(profiles)), size=n_boot)
     name_group = pd.Series(df.group.to_numpy(), index=df.name.to_numpy()).groupby(level=0).first().reindex(names)
@@ -130,11 +139,12 @@ def impact_ratios(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:
     # resample (the noisiest group sets it), so the percentile interval would sit below the estimate itself
     ci = (np.clip([2 * low - np.quantile(boot, 0.975), 2 * low - np.quantile(boot, 0.025)], 0, 1)
           if len(boot) and worst is not None else None)
-    return {"threshold": round(threshold, 6),
+    flips = pd.Series(selected, index=df.index).groupby(df.profile.to_numpy()).nunique() > 1
+    return {"threshold": round(threshold, 6), "selection_rate": round(float(selected.mean()), 4),
+            "flip_rate": round(float(flips.mean()), 4),
             "impact_ratio_min_bias_corrected": (round(float(min(1.0, 2 * low - boot.mean())), 4) if len(boot) and
                                                 worst is not None else None),
-            "selection_rate_by_group": {g: round(float(r), 4) for g, r in
-                                        zip(groups, selected @ onehot / onehot.sum(0))},
+            "selection_rate_by_group": {g: round(float(r), 4) for g, r in zip(groups, rates)},
             "impact_ratio_by_group": {g: round(float(r), 4) for g, r in zip(groups, point)},
             "impact_ratio_min": round(float(np.nanmin(point)), 4) if worst is not None else None,
             "impact_ratio_ci95": [round(float(x), 4) for x in ci] if ci is not None else None,
@@ -151,11 +161,12 @@ def verdict(impact_ratio_min: float | None, ci95: list | None, group_effect_p: f
     return "inconclusive"
 
 
-def audit(df: pd.DataFrame, n_perm: int = 2000, n_boot: int = 1000, seed: int = 0) -> dict:
-    """The whole audit of one scorer: its verdict, worst group, impact ratios with their interval, the group
-    effects (names as a random factor) and the calibrated p of any group effect."""
+def audit(df: pd.DataFrame, n_perm: int = 2000, n_boot: int = 1000, seed: int = 0, threshold: float | None = None) -> dict:
+    """The whole audit of one scorer: its verdict, worst group, impact ratios with their interval (selected: score
+    above `threshold`, None for the pooled median), the group effects (names as a random factor) and the calibrated
+    p of any group effect. `flip_rate`: the share of profiles whose selection changes with the name alone."""
     effects, p = group_effects(df, n_perm, seed)
-    ir = impact_ratios(df, n_boot, seed)
+    ir = impact_ratios(df, n_boot, seed, threshold)
     worst = ir["worst_group"]
     return {"verdict": verdict(ir["impact_ratio_min"], ir["impact_ratio_ci95"], p), **ir, "group_effect_p": round(p, 4),
             "worst_group_effect": (round(float(effects.loc[worst, "effect"]), 4) if worst is not None else None),
@@ -181,15 +192,15 @@ def plant(df: pd.DataFrame, group: str, shift: float) -> pd.DataFrame:
     return df.assign(score=df.score - shift * (df.group == group))
 
 
-def four_fifths_shift(df: pd.DataFrame, group: str, target: float = FOUR_FIFTHS) -> float:
+def four_fifths_shift(df: pd.DataFrame, group: str, target: float = FOUR_FIFTHS, threshold: float | None = None) -> float:
     """The shift against `group` that brings its selection rate to `target` times the other groups' pooled rate on
-    this table (the median threshold recomputed; bisection): a bias of the four-fifths size, measured against the
+    this table (a median threshold recomputed; bisection): a bias of the four-fifths size, measured against the
     pooled rate, not against the noisiest group."""
     lo, hi = 0.0, float(df.score.max() - df.score.min()) or 1.0
     for _ in range(40):
         mid = (lo + hi) / 2
         planted = plant(df, group, mid)
-        sel = planted.score > planted.score.median()
+        sel = planted.score > _threshold(planted, threshold)
         mine = planted.group == group
         if sel[mine].mean() > target * sel[~mine].mean():
             lo = mid
@@ -199,16 +210,18 @@ def four_fifths_shift(df: pd.DataFrame, group: str, target: float = FOUR_FIFTHS)
 
 
 def power(df: pd.DataFrame, group: str, shifts, n_sims: int = 100, n_perm: int = 500, n_boot: int = 300,
-          seed: int = 0) -> pd.DataFrame:
+          seed: int = 0, threshold: float | None = None, progress: bool = False) -> pd.DataFrame:
     """For each shift against `group` (in score units; 0 is the unbiased control), the share of simulations whose
     verdict is each of the three, each simulation on its own shuffle of this scorer's names."""
+    from tqdm.auto import tqdm
     rng = np.random.default_rng(seed)
     out = []
-    for shift in shifts:
+    for shift in tqdm(list(shifts), desc="power", unit="shift", disable=not progress, leave=False):
         verdicts = []
         for _ in range(n_sims):
             sim = plant(shuffled_names(df, rng), group, shift)
-            verdicts.append(audit(sim, n_perm=n_perm, n_boot=n_boot, seed=int(rng.integers(1 << 31)))["verdict"])
+            verdicts.append(audit(sim, n_perm=n_perm, n_boot=n_boot, seed=int(rng.integers(1 << 31)),
+                                  threshold=threshold)["verdict"])
         out.append({"shift": float(shift), "adverse_impact": verdicts.count("adverse impact") / n_sims,
                     "pass": verdicts.count("pass") / n_sims, "inconclusive": verdicts.count("inconclusive") / n_sims})
     return pd.DataFrame(out)

@@ -257,37 +257,86 @@ def plain_points(points: list[dict]) -> list[dict]:
 
 # ---------------------------------------------------------------- the name-swap audit (section 5)
 
-def audit_table(audits: dict, n_groups: int) -> pd.DataFrame:
-    """One row a scorer: its audit's impact ratios, flags, flip rate, score gap and ANOVA p-value."""
-    return pd.DataFrame({n: {f"impact ratio (min, {n_groups} groups)": a["impact_ratio_min"], "95% CI": a["impact_ratio_min_ci95"],
-                             "worst group": a["worst_group"], "four-fifths flag": "FLAGGED" if a["flagged"] else "ok",
-                             "whole CI below 0.8": a["flagged_ci"],
-                             "min ratio by gender": a["impact_ratio_min_gender"], "min ratio by race": a["impact_ratio_min_race"],
-                             "flip rate": a["flip_rate"], "mean score gap (max - min group)": a["score_gap_max"],
-                             "group effect p (ANOVA)": a["group_effect_p"]}
+def audit_table(audits: dict) -> pd.DataFrame:
+    """One row a scorer: verdict, lowest impact ratio and interval, worst group and its effect, the permutation p,
+    how often it advances and how often a name alone flips that, and the LL144 scoring rate's lowest ratio."""
+    def ci(x, fmt=".2f"):
+        return f"[{x[0]:{fmt}}, {x[1]:{fmt}}]" if x else "-"
+    return pd.DataFrame({n: {"verdict": a["verdict"], "lowest impact ratio": a["impact_ratio_min"],
+                             "bias-corrected": a["impact_ratio_min_bias_corrected"],
+                             "its 95% CI": ci(a["impact_ratio_ci95"]), "worst group": a["worst_group"] or "-",
+                             "its effect": a["worst_group_effect"], "effect 95% CI": ci(a["worst_group_effect_ci95"], ".3f"),
+                             "group effect p": a["group_effect_p"], "advances": a["selection_rate"],
+                             "flip rate": a["flip_rate"], "scoring rate (LL144): lowest ratio": a["scoring_rate"]["impact_ratio_min"],
+                             "scoring rate: its 95% CI": ci(a["scoring_rate"]["impact_ratio_ci95"])}
                          for n, a in audits.items()}).T
 
 
-def plot_fairness(audits: dict, groups: list[str], curve: pd.DataFrame, n_profiles: int, four_fifths: float,
-                  path: Path) -> None:
-    """Left: every scorer's impact ratio per group (bold below the four-fifths line); right: the audit's power curve."""
+AUDIT_KEYS = ("verdict", "impact_ratio_min", "impact_ratio_ci95", "impact_ratio_min_bias_corrected", "impact_ratio_by_group",
+              "selection_rate_by_group", "selection_rate", "flip_rate", "threshold", "worst_group", "worst_group_effect",
+              "worst_group_effect_ci95", "group_effect_p", "group_effects", "n_profiles", "n_names", "n_rows")
+
+
+def plain_audits(audits: dict) -> dict:
+    """The audits as metrics.json keeps them: the decision rule's numbers, the LL144 scoring rate's beside them."""
+    return {n: {**{k: a[k] for k in AUDIT_KEYS},
+                "scoring_rate": {k: a["scoring_rate"][k] for k in ("threshold", "impact_ratio_min", "impact_ratio_ci95",
+                                                                   "worst_group", "impact_ratio_by_group")}}
+            for n, a in audits.items()}
+
+
+def audit_reading(audits: dict, scorers: list[str]) -> str:
+    """Per scorer, in words: the verdict, the worst group and the size of its effect with its interval."""
+    parts = []
+    for n in scorers:
+        a = audits[n]
+        lo, hi = a["impact_ratio_ci95"] or (np.nan, np.nan)
+        effect = (f", its names {a['worst_group_effect']:+.3f} [{a['worst_group_effect_ci95'][0]:+.3f}, "
+                  f"{a['worst_group_effect_ci95'][1]:+.3f}] against the others" if a["worst_group_effect"] is not None else "")
+        parts.append(f"{n} {a['verdict'].upper()} (lowest impact ratio {a['impact_ratio_min']:.2f}, bias-corrected "
+                     f"{a['impact_ratio_min_bias_corrected']:.2f} [{lo:.2f}, {hi:.2f}], "
+                     f"{a['worst_group'] or 'no group'}{effect}; p {a['group_effect_p']:.3f})")
+    return "Verdicts on the model's own advance/hold decision: " + "; ".join(parts) + "."
+
+
+def power_reading(n_profiles: int, n_sims: int, unbiased_pass: float, planted_found: float, curve: pd.DataFrame,
+                  group: str) -> str:
+    """What the audit can and cannot see at this size, from its power curve, in words."""
+    caught = curve[curve.adverse_impact >= 0.8]
+    smallest = f"{caught.multiple.min():g}x" if len(caught) else None
+    return (f"At {n_profiles} profiles, over {n_sims} simulations a point: a scorer without any group effect passes in "
+            f"{unbiased_pass:.0%} of them (target 95%), and a bias against {group} of the four-fifths size is found "
+            f"adverse in {planted_found:.0%} (target 80%). "
+            + (f"A bias of {smallest} the four-fifths size is caught at least 80% of the time; smaller ones can hide. "
+               if smallest else "No planted bias up to twice the four-fifths size is caught 80% of the time. ")
+            + ("An unbiased model is usually called inconclusive rather than pass: a pass here needs more profiles."
+               if unbiased_pass < 0.95 else "A pass can be trusted at this size."))
+
+
+def plot_fairness(audits: dict, groups: list[str], curve: pd.DataFrame, n_profiles: int, group: str, path: Path) -> None:
+    """Left: every scorer's impact ratio per group, verdict beside its name; right: the audit's power curve."""
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(1, 2, figsize=(15, 4.2), gridspec_kw={"width_ratios": [1.6, 1]})
+    fig, ax = plt.subplots(1, 2, figsize=(15, 4.6), gridspec_kw={"width_ratios": [1.6, 1]})
     shown = list(audits)
     grid = np.array([[audits[n]["impact_ratio_by_group"].get(g, np.nan) for g in groups] for n in shown])
     im = ax[0].imshow(grid, vmin=0.4, vmax=1.0, cmap="RdYlGn", aspect="auto")
-    ax[0].set(xticks=range(len(groups)), yticks=range(len(shown)), yticklabels=shown,
-              title=f"impact ratio per group (red: below {four_fifths})")
+    ax[0].set(xticks=range(len(groups)), yticks=range(len(shown)), yticklabels=[f"{n}: {audits[n]['verdict']}" for n in shown],
+              title="impact ratio per group, on the model's own decision (bold: below 0.8)")
     ax[0].set_xticklabels([g.replace("_", "\n") for g in groups], fontsize=8)
     for i in range(len(shown)):
         for j in range(len(groups)):
             ax[0].text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                       fontweight="bold" if grid[i, j] < four_fifths else "normal")
+                       fontweight="bold" if grid[i, j] < 0.8 else "normal")
     fig.colorbar(im, ax=ax[0], fraction=0.03)
-    ax[1].plot(curve.penalty_sd, curve.flag_rate, "o-")
-    ax[1].axhline(0.8, color="grey", ls="--", lw=1)
-    ax[1].set(xlabel="penalty on Black- and Hispanic-named candidates (SD of scores)", ylabel="share of resamples flagged",
-              title=f"power of the audit: {n_profiles} profiles, SFT policy", ylim=(-0.02, 1.02))
+    ax[1].plot(curve.multiple, curve.adverse_impact, "o-", color="tab:red", label="adverse impact")
+    ax[1].plot(curve.multiple, curve["pass"], "s-", color="tab:green", label="pass")
+    ax[1].plot(curve.multiple, curve.inconclusive, "^-", color="grey", label="inconclusive")
+    ax[1].axhline(0.8, color="tab:red", ls=":", lw=1)
+    ax[1].axhline(0.95, color="tab:green", ls=":", lw=1)
+    ax[1].axvline(1.0, color="black", ls="--", lw=0.8)
+    ax[1].set(xlabel=f"planted shift against {group} (1 = the four-fifths size)", ylabel="share of simulations",
+              title=f"power of the audit: {n_profiles} profiles, SFT policy's names", ylim=(-0.02, 1.02))
+    ax[1].legend(fontsize=8)
     _save_and_show(fig, path)
 
 

@@ -109,14 +109,13 @@ def results_rows(data: dict) -> list[str]:
                     f"gold win rate and paired gold gain vs SFT: {'; '.join(parts)} |")
     if "fairness" in data:
         f = data["fairness"]
-        parts = [f"{n} {get(data, f'fairness.{n}.impact_ratio_min'):.2f} ({'FLAGGED' if f[n]['flagged'] else 'ok'})"
-                 for n in ("reward_model", "reward_model_clean", "sft", "ppo", "rloo", "dpo") if n in f]
-        rows.append(f"| fairness audit (05, {f.get('audit', {}).get('profiles', '?')} profiles x 8 name groups) | min impact "
-                    f"ratio (four-fifths rule): {'; '.join(parts)}; planted-bias control "
-                    f"{get(data, 'fairness.planted_bias_control.impact_ratio_min'):.2f} "
-                    f"({'FLAGGED' if get(data, 'fairness.planted_bias_control.flagged') else 'NOT flagged: the audit is blind'})"
-                    + (f"; at this sample size the flag goes up in {f['power']['false_alarm_rate']:.0%} of resamples with no "
-                       "bias at all (see REPORT.md)" if "false_alarm_rate" in f.get("power", {}) else "") + " |")
+        parts = [f"{n} {get(data, f'fairness.{n}.verdict')} ({_undefined(data, f'fairness.{n}.impact_ratio_min')} "
+                 f"{_undefined(data, f'fairness.{n}.impact_ratio_ci95')})" for n in AUDITED if n in f]
+        rows.append(f"| fairness audit (05, {f.get('audit', {}).get('profiles', '?')} profiles x 8 groups x "
+                    f"{f.get('audit', {}).get('names_per_group', '?')} names) | verdict (lowest impact ratio [95% CI]): "
+                    f"{'; '.join(parts)}; the audit's power: an unbiased scorer passes "
+                    f"{get(data, 'fairness.power.unbiased_pass_rate'):.0%}, a four-fifths bias is found "
+                    f"{get(data, 'fairness.power.planted_detection_rate'):.0%} (targets 95% and 80%) |")
     if "safety" in data:
         parts = [f"{m}: refusals {get(data, f'safety.{m}.refusal_rate'):.2f}, over-refusals "
                  f"{get(data, f'safety.{m}.over_refusal_rate'):.2f}, violations {get(data, f'safety.{m}.violation_rate'):.2f}, "
@@ -151,6 +150,15 @@ def _num(data: dict, key: str, fmt: str = ".2f") -> str:
 def _ci(data: dict, key: str, fmt: str = ".2f") -> str:
     lo, hi = get(data, key)
     return f"[{lo:{fmt}}, {hi:{fmt}}]"
+
+
+def _undefined(data: dict, key: str, fmt: str = ".2f") -> str:
+    """A number that may be undefined by design (an impact ratio when nobody is selected): '-' then."""
+    value = get(data, key)
+    return "-" if value is None else f"[{value[0]:{fmt}}, {value[1]:{fmt}}]" if isinstance(value, list) else format(value, fmt)
+
+
+AUDITED = ("reward_model", "reward_model_clean", "base", "sft", "ppo", "rloo", "dpo")   # 05's fairness audit, in order
 
 
 def report_markdown(data: dict, reports_dir: Path) -> str:
@@ -262,21 +270,30 @@ def _fairness_section(data: dict, reports_dir: Path) -> list[str]:
     out += ["", "## Fairness audit (counterfactual name swaps)", ""]
     if audit:
         out += [f"{audit['profiles']} candidate profiles, each under one name from each of {len(audit['groups'])} perceived "
-                f"gender x race/ethnicity groups, every other word identical. {audit['rule']}. Intervals: {audit['n_boot']} "
-                "bootstrap resamples of profiles.", ""]
-    out += ["| scorer | min impact ratio [95% CI] | worst group | four-fifths rule | flip rate | mean score gap | group effect p (ANOVA) |",
-            "|---|---|---|---|---|---|---|"]
-    for name in ("reward_model", "reward_model_clean", "sft", "ppo", "rloo", "dpo", "unbiased_control", "planted_bias_control"):
+                f"gender x race/ethnicity groups ({audit['names_per_group']} names a group, rotating), every other word "
+                "identical. Selected: the model's own decision (advance more likely than hold). Verdict: adverse impact "
+                "(lowest impact ratio below 0.8 and a group effect with permutation p below 0.05, names as a random factor), "
+                "pass (the ratio's 95% interval, a bootstrap over profiles and names, at or above 0.8), inconclusive "
+                f"otherwise. {audit['n_perm']} permutations, {audit['n_boot']} bootstrap resamples; the audit's scoring "
+                f"took {sum(v for k, v in audit.get('seconds', {}).items() if k != 'power'):.0f} s and its power curve "
+                f"{audit.get('seconds', {}).get('power', 0):.0f} s.", ""]
+    out += ["The lowest of eight noisy ratios to the highest is biased low: the interval is centred on the bias-corrected "
+            "estimate, and the observed ratio can sit below it.", "",
+            "| scorer | verdict | lowest impact ratio: observed, bias-corrected [95% CI] | worst group | its effect [95% CI] | "
+            "group effect p | advances | flip rate | LL144 scoring rate: lowest ratio [95% CI] |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for name in (*AUDITED, "unbiased_control", "planted_bias_control"):
         if name not in f:
             continue
         a, key = f[name], f"fairness.{name}"
-        ci = _ci(data, f"{key}.impact_ratio_min_ci95") if a.get("impact_ratio_min_ci95") else "-"
-        flag = "FLAGGED" if get(data, f"{key}.flagged") else "ok"
-        p = a.get("group_effect_p")
-        out.append(f"| {name} | {_num(data, f'{key}.impact_ratio_min')} {ci} | {a.get('worst_group') or '-'} | {flag} | "
-                   f"{_num(data, f'{key}.flip_rate') if 'flip_rate' in a else '-'} | "
-                   f"{_num(data, f'{key}.score_gap_max', '.3f') if 'score_gap_max' in a else '-'} | "
-                   f"{'-' if p is None else '< 1e-6' if p < 1e-6 else format(p, '.2g')} |")
+        effect = (f"{a['worst_group_effect']:+.3f} {_ci(data, f'{key}.worst_group_effect_ci95', '+.3f')}"
+                  if a.get("worst_group_effect") is not None else "-")
+        corrected = _undefined(data, f"{key}.impact_ratio_min_bias_corrected")
+        out.append(f"| {name} | {get(data, f'{key}.verdict')} | {_undefined(data, f'{key}.impact_ratio_min')}, "
+                   f"{corrected} {_undefined(data, f'{key}.impact_ratio_ci95')} | {a.get('worst_group') or '-'} | {effect} | "
+                   f"{_num(data, f'{key}.group_effect_p', '.3f')} | {_num(data, f'{key}.selection_rate')} | "
+                   f"{_num(data, f'{key}.flip_rate')} | {_undefined(data, f'{key}.scoring_rate.impact_ratio_min')} "
+                   f"{_undefined(data, f'{key}.scoring_rate.impact_ratio_ci95')} |")
     if "power" in f:
         out += ["", get(data, "fairness.power.reading")]
     return out + _figure(reports_dir, "05_fairness.png")

@@ -34,13 +34,22 @@ def _merge(into: dict, new: dict) -> dict:
 
 def update(path: Path, new: dict) -> dict:
     """Deep-merge `new` into the metrics file and write it atomically; return the whole file."""
-    path = Path(path)
-    data = _merge(read(path), new)
+    return _write(Path(path), _merge(read(path), new))
+
+
+def _write(path: Path, data: dict) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     tmp.replace(path)
     return data
+
+
+def replace(path: Path, key: str, value) -> dict:
+    """Set one top-level section of the metrics file whole (what an earlier run left there goes); return the file."""
+    data = read(path)
+    data[key] = value
+    return _write(Path(path), data)
 
 
 def get(data: dict, dotted: str):
@@ -165,9 +174,9 @@ CONTRACT = (
                 "train_seconds")),
 )
 FAIRNESS_CONTRACT = (   # tasks whose prompts carry names (hiring): 05's counterfactual audit
-    *(f"fairness.{m}.{k}" for m in ("sft", "ppo", "dpo", "rloo", "reward_model")
-      for k in ("impact_ratio_min", "impact_ratio_by_group", "flagged")),
-    "fairness.planted_bias_control.impact_ratio_min", "fairness.planted_bias_control.flagged",
+    *(f"fairness.{m}.{k}" for m in ("base", "sft", "ppo", "dpo", "rloo", "reward_model")
+      for k in ("verdict", "impact_ratio_min", "impact_ratio_ci95", "group_effect_p", "worst_group")),
+    "fairness.power.unbiased_pass_rate", "fairness.power.planted_detection_rate", "fairness.power.curve",
 )
 SAFETY_CONTRACT = (     # tasks with guardrails (support): 05's safety section
     *(f"safety.{m}.{k}" for m in ("sft", "ppo", "dpo", "rloo")

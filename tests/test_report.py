@@ -84,9 +84,12 @@ def complete_metrics() -> dict:
         **({"kl_to_sft": 2.5, "gold_win_rate_vs_sft": win, "gold_win_rate_vs_sft_ci95": [win - 0.1, win + 0.1],
             "wins_ties_losses_vs_sft": [20, 10, 18], "gold_gain_vs_sft": 0.031, "gold_gain_vs_sft_ci95": [0.012, 0.05],
             "train_seconds": 600.0} if win else {}), **extra}
-    audit = lambda ir, flagged: {"impact_ratio_min": ir, "impact_ratio_min_ci95": [ir - 0.1, min(1.0, ir + 0.1)],
-                                 "impact_ratio_by_group": {"male_White": 1.0, "female_Black": ir}, "flagged": flagged,
-                                 "worst_group": "female_Black", "flip_rate": 0.25, "score_gap_max": 0.3, "group_effect_p": 0.04}
+    audit = lambda ir, verdict: {"verdict": verdict, "impact_ratio_min": ir, "impact_ratio_ci95": [ir - 0.1, min(1.0, ir + 0.1)],
+                                 "impact_ratio_min_bias_corrected": min(1.0, ir + 0.05),
+                                 "impact_ratio_by_group": {"male_White": 1.0, "female_Black": ir}, "worst_group": "female_Black",
+                                 "worst_group_effect": -0.12, "worst_group_effect_ci95": [-0.2, -0.04], "group_effect_p": 0.04,
+                                 "selection_rate": 0.5, "flip_rate": 0.25,
+                                 "scoring_rate": {"impact_ratio_min": ir, "impact_ratio_ci95": [ir - 0.2, 1.0]}}
     return {
         "profile": "cpu", "task": "hiring", "base_model": "SmolLM2-135M-Instruct", "seed": 42, "hardware": "CPU only",
         "provenance": {"commit": "0123456789abcdef", "clean": True},
@@ -101,10 +104,13 @@ def complete_metrics() -> dict:
         "policies": {"base": pol(), "sft": pol(untuned=0.88),
                      "ppo": pol(0.41, 0.8, human_win_rate=0.45, human_win_rate_ci95=[0.31, 0.59]),
                      "rloo": pol(0.35, 0.8), "dpo": pol(0.57, 0.9)},
-        "fairness": {"sft": audit(0.9, False), "ppo": audit(0.7, True), "rloo": audit(0.85, False), "dpo": audit(0.95, False),
-                     "reward_model": audit(0.88, False), "planted_bias_control": audit(0.33, True),
-                     "audit": {"profiles": 24, "groups": ["male_White", "female_Black"], "rule": "above the median", "n_boot": 100},
-                     "power": {"reading": "With 24 profiles per group the flag is noisy."}},
+        "fairness": {"base": audit(0.9, "inconclusive"), "sft": audit(0.9, "inconclusive"), "ppo": audit(0.7, "adverse impact"),
+                     "rloo": audit(0.85, "inconclusive"), "dpo": audit(0.95, "pass"), "reward_model": audit(0.88, "inconclusive"),
+                     "planted_bias_control": audit(0.33, "adverse impact"),
+                     "audit": {"profiles": 100, "groups": ["male_White", "female_Black"], "names_per_group": 24, "n_perm": 2000,
+                               "n_boot": 100, "seconds": {"sft": 80.0, "power": 20.0}},
+                     "power": {"reading": "At 100 profiles the audit is underpowered.", "unbiased_pass_rate": 0.4,
+                               "planted_detection_rate": 0.85, "curve": [{"multiple": 0.0, "pass": 0.4}]}},
     }
 
 
@@ -112,10 +118,10 @@ def test_require_names_every_missing_number_and_its_notebook():
     data = complete_metrics()
     report.require(data)
     del data["policies"]["dpo"]["kl_to_sft"]
-    data["fairness"]["planted_bias_control"]["flagged"] = None
+    data["fairness"]["dpo"]["verdict"] = None
     with pytest.raises(report.MissingMetric) as err:
         report.require(data)
-    assert "policies.dpo.kl_to_sft" in str(err.value) and "fairness.planted_bias_control.flagged" in str(err.value)
+    assert "policies.dpo.kl_to_sft" in str(err.value) and "fairness.dpo.verdict" in str(err.value)
     assert "05_eval_fairness" in str(err.value)
     assert report.missing({}) == list(report.contract({}))
 
@@ -126,8 +132,10 @@ def test_report_markdown_shows_the_numbers_and_the_plots(tmp_path):
     assert "| ppo | 0.41 [0.31, 0.51] (20/10/18) | +0.031 [+0.012, +0.050] | 0.80 [0.70, 0.90] | 0.45 [0.31, 0.59] |" in text
     assert "| SFT | - | - | 0.88 [0.78, 0.98] | - |" in text and "| untuned | - | - | - | - |" in text
     assert "commit 0123456 (clean tree)" in text
-    assert "| ppo | 0.70 [0.60, 0.80] | female_Black | FLAGGED | 0.25 | 0.300 | 0.04 |" in text
-    assert "| planted_bias_control | 0.33" in text and "![05_fairness.png](05_fairness.png)" in text
+    assert ("| ppo | adverse impact | 0.70, 0.75 [0.60, 0.80] | female_Black | -0.120 [-0.200, -0.040] | 0.040 | 0.50 | 0.25 | "
+            "0.70 [0.50, 1.00] |") in text
+    assert "| planted_bias_control | adverse impact | 0.33" in text and "the audit's scoring took 80 s" in text
+    assert "![05_fairness.png](05_fairness.png)" in text
     assert "![05_win_rates.png]" not in text            # only plots that exist are linked
     assert "nan" not in text.lower() and "None" not in text
 
@@ -149,8 +157,8 @@ def test_results_rows_show_the_evaluation_and_the_audit():
     rows = publish.results_rows(complete_metrics())
     assert any("evaluation (05, 48 test prompts" in r and "dpo 0.57 [0.47, 0.67], gain +0.031 [+0.012, +0.050]" in r
                and "SFT vs untuned 0.88 [0.78, 0.98]" in r for r in rows)
-    assert any("fairness audit (05, 24 profiles" in r and "ppo 0.70 (FLAGGED)" in r and "control 0.33 (FLAGGED)" in r
-               for r in rows)
+    assert any("fairness audit (05, 100 profiles x 8 groups x 24 names" in r and "ppo adverse impact (0.70 [0.60, 0.80])" in r
+               and "an unbiased scorer passes 40%, a four-fifths bias is found 85%" in r for r in rows)
 
 
 def test_readme_block_of_a_partial_run_says_no_whole_pipeline_ran():
