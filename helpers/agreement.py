@@ -306,30 +306,38 @@ def heldout_prompt_ids(aggregated: list[dict], every: int) -> set[str]:
 def main(argv: list[str] | None = None) -> None:
     """Bring your own preference file: `python -m helpers.agreement FILE [--task T] [--profile P]`.
 
-    Validates every line (a bad record is named by file, line and field, and nothing is written), aggregates the
-    labels by majority vote as 01_annotate does, and writes the two files 02, 04 and 05 train on into
-    data/generated/<task>/<profile>/. The records' `prompt_id`s should be prompts of the task (its gold rubric judges
-    against them); without gold items, nobody is flagged, so both files hold the same labels."""
+    Reads the record format of helpers/records.py or TRL's preference rows (helpers/preference_io.py: standard or
+    conversational, a JSONL or JSON file or a save_to_disk folder), validates every row (a bad one is named by file,
+    line and field, and nothing is written), aggregates the labels by majority vote as 01_annotate does, and writes
+    the two files 02, 04 and 05 train on into data/generated/<task>/<profile>/. Files an earlier run left there are
+    kept beside them, renamed `<name>.before-<time>`, and the command says so. The records' `prompt_id`s should be
+    prompts of the task (its gold rubric judges against them); without gold items, nobody is flagged, so both files
+    hold the same labels."""
     import argparse
 
-    from . import config, records
+    from . import config, preference_io, records
     parser = argparse.ArgumentParser(description=main.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("file", help="preference records, one JSON object a line (the format of helpers/records.py)")
+    parser.add_argument("file", help="preference records (helpers/records.py) or TRL preference rows")
     parser.add_argument("--task", default=None, help="the task they belong to (default: FEEDBACKLOOP_TASK, else hiring)")
     parser.add_argument("--profile", default=None, help="the run they are for (default: the automatic profile)")
     args = parser.parse_args(argv)
     paths = config.paths(config.choose_profile(args.profile), args.task).make()
     try:
-        recs = records.read_jsonl(args.file)
+        recs = preference_io.read(args.file, task=paths.task).records
     except (ValueError, OSError) as e:
         raise SystemExit(f"error: {e}\nnothing was written") from None
     other = sorted({r["task"] for r in recs} - {paths.task})
     if other:
         raise SystemExit(f"{args.file}: records of task {', '.join(other)}, not {paths.task} (use --task)")
     majority, counts = aggregate(recs)
-    records.write_jsonl(recs, paths.generated / "preferences.jsonl")
-    for name in ("preferences_aggregated.jsonl", "preferences_aggregated_clean.jsonl"):
-        records.write_jsonl(majority, paths.generated / name)
+    stamp = records.now().replace(":", "").replace("+0000", "Z")
+    for name, rows in (("preferences.jsonl", recs), ("preferences_aggregated.jsonl", majority),
+                       ("preferences_aggregated_clean.jsonl", majority)):
+        target = paths.generated / name
+        if target.exists():
+            kept = target.rename(target.with_name(f"{name}.before-{stamp}"))
+            print(f"{target.relative_to(config.ROOT)} existed: kept as {kept.name}")
+        records.write_jsonl(rows, target)
     print(f"{len(recs)} labels on {len(majority)} comparisons ({dict(counts)}) -> "
           f"{(paths.generated / 'preferences_aggregated.jsonl').relative_to(config.ROOT)}; 02_reward_model, 04_dpo and "
           "05 train on it (01_annotate, if run again, writes its own over it)")

@@ -30,13 +30,22 @@ class RecordError(ValueError):
     """A record that does not follow the format; the message names file, line and field."""
 
 
+def _other_format(record: dict) -> str:
+    """A hint when a record is a row of another known format."""
+    if {"chosen", "rejected"} & set(record):
+        return (". This looks like TRL's preference format (prompt, chosen, rejected): `python -m helpers.preference_io "
+                "FILE --out records.jsonl` converts it (prompt -> prompt; chosen and rejected -> response_a and response_b "
+                "in a random order; winner = the chosen side)")
+    return ""
+
+
 def validate(record: object, where: str = "record") -> dict:
     """Check one record and return it; raise RecordError naming `where` and the field."""
     if not isinstance(record, dict):
         raise RecordError(f"{where}: expected a JSON object, got {type(record).__name__}")
     for key, typ in REQUIRED.items():
         if key not in record:
-            raise RecordError(f"{where}: field '{key}' is missing")
+            raise RecordError(f"{where}: field '{key}' is missing" + _other_format(record))
         if not isinstance(record[key], typ):
             raise RecordError(f"{where}: field '{key}' must be a {typ.__name__}, got {type(record[key]).__name__}")
     for key, typ in OPTIONAL.items():
