@@ -23,6 +23,9 @@ What a task provides (fields of `Task`):
                  guardrails a module with refusal_rates and conversations (05's safety section)
 
 Methods shared by every task: load_prompts, messages, prefer, win_rate, write_prompts.
+
+`from_preferences.build(source)` makes a task from a preference file alone (no folder, no gold rubric:
+`task.has_gold` is False, and what needs the rubric says so); the notebooks do not run on such a task yet.
 """
 
 from __future__ import annotations
@@ -51,12 +54,12 @@ class Task:
     short_context: Callable[..., str]
     describe: Callable[[], dict]
     weights: dict[str, float]
-    score: Callable
-    reference_answer: Callable[[dict], str]
-    worse_answer: Callable[[dict], str]
-    rubric_examples: Callable[[list[dict]], tuple[dict, dict[str, str]]]
+    score: Callable | None                       # None: no gold rubric (a task made from a preference file)
+    reference_answer: Callable[[dict], str] | None
+    worse_answer: Callable[[dict], str] | None
+    rubric_examples: Callable[[list[dict]], tuple[dict, dict[str, str]]] | None
     personas: dict
-    gold_items: Callable[[list[dict], int, int], list[dict]]
+    gold_items: Callable[[list[dict], int, int], list[dict]] | None
     watch: dict[str, tuple[str, Callable]]
     instructions: str                # what a human judge in the annotation widget is asked
     evaluators: dict[str, Callable[[dict, str], float]] = field(default_factory=dict)
@@ -66,6 +69,17 @@ class Task:
     guardrails: ModuleType | None = None
     writers: dict = field(default_factory=dict)   # name -> (share, description, write(p, rng)): 00's demonstrations
     dim_help: dict = field(default_factory=dict)  # dimension -> what it means, in words for the annotation widget
+    preferences: list | None = None   # a task made from a preference file: its records (tasks/from_preferences.py)
+
+    @property
+    def has_gold(self) -> bool:
+        """Whether the task has a gold rubric (a programmatic judge); a task made from a preference file has not."""
+        return self.score is not None
+
+    def _needs_gold(self, what: str) -> None:
+        if not self.has_gold:
+            raise ValueError(f"{what} needs a gold rubric, and the task {self.name!r} has none (it was made from a "
+                             "preference file): judge with the reward model or with people instead")
 
     # ---- shared by every task
     def load_prompts(self, split: str, n: int | None = None, path: Path | None = None) -> list[dict]:
@@ -88,21 +102,27 @@ class Task:
         return len(rows)
 
     def messages(self, p: dict) -> list[dict]:
-        """The chat the model sees: the task's system prompt and the rendered user message."""
-        return [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": self.render_user_message(p)}]
+        """The chat the model sees: the prompt's own system prompt (`p["system"]`), else the task's, when there is
+        one, and the rendered user message."""
+        system = p.get("system", self.system_prompt)
+        return ([{"role": "system", "content": system}] if system else []) + \
+            [{"role": "user", "content": self.render_user_message(p)}]
 
     def prefer(self, p: dict, a: str, b: str, margin: float = 0.02) -> str:
         """The gold preference between two responses: 'a', 'b' or 'tie' (scores within `margin`)."""
+        self._needs_gold("a gold preference")
         sa, sb = self.score(p, a).total, self.score(p, b).total
         return "tie" if abs(sa - sb) <= margin else "a" if sa > sb else "b"
 
     def win_rate(self, prompts: list[dict], responses: list[str], baseline: list[str], margin: float = 0.02) -> dict:
         """How often the gold rubric prefers each response to the baseline's (ties half), with Wilson's 95% interval."""
+        self._needs_gold("a gold win rate")
         return win_rate(prompts, responses, baseline, self.prefer, margin)
 
     def known_pairs(self, n: int) -> list[dict]:
         """n TRL preference rows of known quality (the careful answer chosen over the worse one) on the first train
         prompts: what the memory and speed benchmarks of 02 and 04 train on, at this task's lengths."""
+        self._needs_gold("pairs of known quality")
         prompts = self.build_prompts()["train"][:n]
         return [{"prompt": self.messages(p), "chosen": [{"role": "assistant", "content": self.reference_answer(p)}],
                  "rejected": [{"role": "assistant", "content": self.worse_answer(p)}]} for p in prompts]

@@ -1,0 +1,61 @@
+"""A task made from a preference file alone: prompts and splits from the file, no gold rubric, no simulated annotators.
+
+`build(source)` reads any source `helpers/preference_io.py` reads (the record format, TRL's rows, a saved dataset)
+and returns a `Task` whose prompts are the file's distinct prompts, split by prompt (seeded: a prompt and all its
+comparisons fall in one split), with the file's own system prompt where it has one and none otherwise. What only
+a gold rubric can give is `None`: `score`, `reference_answer`, `worse_answer`, `rubric_examples`, `gold_items`,
+and the task has no personas, names, fairness audit or guardrails. `task.has_gold` says which kind a task is;
+`task.preferences` holds the file's labels (what 01 shows and 02 and 04 train on instead of simulated ones).
+
+This is the foundation of "bring your own preferences" (issue 20); the notebooks do not run on it yet.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from .. import preference_io
+from . import Task
+
+SHARES = {"train": 0.8, "validation": 0.1, "test": 0.1}
+
+
+def _splits(prompt_ids: list[str], seed: int, shares: dict[str, float]) -> dict[str, str]:
+    """prompt id -> split: shuffled (seeded), then cut by share; validation and test get at least one prompt each
+    when there are three or more prompts."""
+    ids = list(prompt_ids)
+    random.Random(seed).shuffle(ids)
+    n = len(ids)
+    n_test = max(1, round(shares["test"] * n)) if n >= 3 else 0
+    n_val = max(1, round(shares["validation"] * n)) if n >= 3 else 0
+    return {pid: "test" if i < n_test else "validation" if i < n_test + n_val else "train" for i, pid in enumerate(ids)}
+
+
+def build(source: str | Path, name: str | None = None, seed: int = 0, shares: dict[str, float] | None = None) -> Task:
+    prefs = preference_io.read(source, task=name, seed=seed)
+    name = prefs.records[0]["task"]
+    first = {}
+    for r in prefs.records:
+        first.setdefault(r.get("prompt_id") or r["prompt"], r)
+    split_of = _splits(list(first), seed, shares or SHARES)
+    pool = {s: [] for s in SHARES}
+    for pid, r in first.items():
+        system = prefs.system_prompts.get(pid)
+        p = {"id": pid, "task": name, "kind": r.get("kind", "preference"), "split": split_of[pid], "user": r["prompt"],
+             "tags": {}, **({"system": system} if system else {})}
+        pool[p["split"]].append(p)
+    described = preference_io.describe(prefs)
+
+    def describe():
+        import pandas as pd
+        return {"preference data": pd.DataFrame({"value": {k: str(v) for k, v in described.items()}})}
+
+    return Task(
+        name=name, title=f"preferences from {Path(str(source)).name}", system_prompt=prefs.system_prompt or "",
+        kinds=tuple(sorted({p["kind"] for s in pool.values() for p in s})), splits={s: len(v) for s, v in pool.items()},
+        build_prompts=lambda: pool, render_user_message=lambda p: p["user"],
+        short_context=lambda p, n=60: p["user"][:n] + ("..." if len(p["user"]) > n else ""), describe=describe,
+        weights={}, score=None, reference_answer=None, worse_answer=None, rubric_examples=None, personas={},
+        gold_items=None, watch={}, instructions="Judge which answer is better for the person who asked.",
+        preferences=prefs.records)

@@ -1,0 +1,35 @@
+"""A task made from a preference file: prompts and splits from the file, and no gold rubric to lean on."""
+
+import pytest
+from test_preference_io import QA, SYSTEM, conversational, standard
+
+from helpers.tasks import from_preferences
+
+
+def test_prompts_and_splits_come_from_the_file_held_out_by_prompt(tmp_path):
+    task = from_preferences.build(standard(tmp_path / "tickets.jsonl"))
+    pool = task.build_prompts()
+    assert task.name == "tickets" and sum(task.splits.values()) == 4 and task.splits["test"] >= 1
+    assert task.splits["validation"] >= 1
+    split_of = {p["id"]: s for s, ps in pool.items() for p in ps}
+    assert len(split_of) == 4 and {p["user"] for ps in pool.values() for p in ps} == {q for q, _, _ in QA}
+    assert all(r["prompt_id"] in split_of for r in task.preferences)     # every comparison has its prompt's split
+    assert from_preferences.build(standard(tmp_path / "tickets.jsonl")).build_prompts() == pool   # seeded
+    assert task.load_prompts("train") == pool["train"]
+
+
+def test_the_files_system_prompt_is_used_and_none_is_invented(tmp_path):
+    with_system = from_preferences.build(conversational(tmp_path / "a.jsonl"))
+    p = with_system.build_prompts()["train"][0]
+    assert with_system.messages(p) == [{"role": "system", "content": SYSTEM}, {"role": "user", "content": p["user"]}]
+    without = from_preferences.build(standard(tmp_path / "b.jsonl"))
+    q = without.build_prompts()["train"][0]
+    assert without.system_prompt == "" and without.messages(q) == [{"role": "user", "content": q["user"]}]
+
+
+def test_what_needs_a_gold_rubric_says_so(tmp_path):
+    task = from_preferences.build(standard(tmp_path / "t.jsonl"))
+    assert not task.has_gold and task.score is None and task.personas == {} and task.fairness is None
+    with pytest.raises(ValueError, match="needs a gold rubric, and the task 't' has none"):
+        task.win_rate([], [], [])
+    assert task.describe()["preference data"].loc["rows", "value"] == str(len(QA))
