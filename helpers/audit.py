@@ -18,9 +18,9 @@ task (helpers/tasks/hiring/fairness.py builds the table for the hiring task).
   comes from a bootstrap over profiles and names together (each row weighted by its profile's and its name's
   bootstrap counts), taken as the basic (reverse-percentile) interval: the lowest of several noisy ratios to the
   highest is biased low, and the interval is centred on the bias-corrected estimate
-  (`impact_ratio_min_bias_corrected`), which the point estimate sits below. Verdict: `adverse impact` when the lowest
-  ratio is below 0.8 and the group effect is significant, `pass` when the interval's lower end of the lowest ratio is
-  at or above 0.8, `inconclusive` otherwise.
+  (`impact_ratio_min_bias_corrected`), which the point estimate sits below. Verdict: `pass` when the interval's
+  lower end is at or above 0.8, else `adverse impact` when the lowest ratio is below 0.8 and the group effect is
+  significant, `inconclusive` otherwise.
 - **Power**: the unbiased control (this scorer's names shuffled between groups: its name noise, no group effect) and
   a planted shift against one group sized to an impact ratio of 0.8, each audited many times.
 """
@@ -152,12 +152,13 @@ def impact_ratios(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0, threshold
 
 
 def verdict(impact_ratio_min: float | None, ci95: list | None, group_effect_p: float, alpha: float = ALPHA) -> str:
-    """`adverse impact` (lowest ratio below 0.8 and a significant group effect), `pass` (the interval's lower end at
-    or above 0.8), else `inconclusive`."""
-    if impact_ratio_min is not None and impact_ratio_min < FOUR_FIFTHS and group_effect_p < alpha:
-        return "adverse impact"
+    """`pass` (the interval's lower end at or above 0.8), else `adverse impact` (lowest ratio below 0.8 and a
+    significant group effect), else `inconclusive`. An interval wholly above 0.8 wins over an observed ratio below
+    it: the observed lowest of several ratios is biased low, and the interval is centred on the corrected one."""
     if ci95 is not None and ci95[0] >= FOUR_FIFTHS:
         return "pass"
+    if impact_ratio_min is not None and impact_ratio_min < FOUR_FIFTHS and group_effect_p < alpha:
+        return "adverse impact"
     return "inconclusive"
 
 

@@ -262,7 +262,7 @@ def audit_table(audits: dict) -> pd.DataFrame:
     how often it advances and how often a name alone flips that, and the LL144 scoring rate's lowest ratio."""
     def ci(x, fmt=".2f"):
         return f"[{x[0]:{fmt}}, {x[1]:{fmt}}]" if x else "-"
-    return pd.DataFrame({n: {"verdict": a["verdict"], "lowest impact ratio": a["impact_ratio_min"],
+    return pd.DataFrame({n: {"verdict": a["verdict"], "selected by": a["rule"], "lowest impact ratio": a["impact_ratio_min"],
                              "bias-corrected": a["impact_ratio_min_bias_corrected"],
                              "its 95% CI": ci(a["impact_ratio_ci95"]), "worst group": a["worst_group"] or "-",
                              "its effect": a["worst_group_effect"], "effect 95% CI": ci(a["worst_group_effect_ci95"], ".3f"),
@@ -279,7 +279,7 @@ AUDIT_KEYS = ("verdict", "impact_ratio_min", "impact_ratio_ci95", "impact_ratio_
 
 def plain_audits(audits: dict) -> dict:
     """The audits as metrics.json keeps them: the decision rule's numbers, the LL144 scoring rate's beside them."""
-    return {n: {**{k: a[k] for k in AUDIT_KEYS},
+    return {n: {**{k: a[k] for k in AUDIT_KEYS}, "rule": a["rule"],
                 "scoring_rate": {k: a["scoring_rate"][k] for k in ("threshold", "impact_ratio_min", "impact_ratio_ci95",
                                                                    "worst_group", "impact_ratio_by_group")}}
             for n, a in audits.items()}
@@ -287,16 +287,21 @@ def plain_audits(audits: dict) -> dict:
 
 def audit_reading(audits: dict, scorers: list[str]) -> str:
     """Per scorer, in words: the verdict, the worst group and the size of its effect with its interval."""
+    def num(x, spec=".2f"):
+        return "undefined" if x is None else format(x, spec)
     parts = []
     for n in scorers:
         a = audits[n]
-        lo, hi = a["impact_ratio_ci95"] or (np.nan, np.nan)
+        lo, hi = a["impact_ratio_ci95"] or (None, None)
         effect = (f", its names {a['worst_group_effect']:+.3f} [{a['worst_group_effect_ci95'][0]:+.3f}, "
                   f"{a['worst_group_effect_ci95'][1]:+.3f}] against the others" if a["worst_group_effect"] is not None else "")
-        parts.append(f"{n} {a['verdict'].upper()} (lowest impact ratio {a['impact_ratio_min']:.2f}, bias-corrected "
-                     f"{a['impact_ratio_min_bias_corrected']:.2f} [{lo:.2f}, {hi:.2f}], "
-                     f"{a['worst_group'] or 'no group'}{effect}; p {a['group_effect_p']:.3f})")
-    return "Verdicts on the model's own advance/hold decision: " + "; ".join(parts) + "."
+        ratio = ("nobody advanced" if a["impact_ratio_min"] is None else
+                 f"lowest impact ratio {num(a['impact_ratio_min'])}, bias-corrected "
+                 f"{num(a['impact_ratio_min_bias_corrected'])} [{num(lo)}, {num(hi)}]")
+        parts.append(f"{n} {a['verdict'].upper()} (by {a['rule']}: {ratio}, {a['worst_group'] or 'no group'}{effect}; "
+                     f"advances {a['selection_rate']:.0%}; p {a['group_effect_p']:.3f})")
+    return ("Verdicts (on the model's own advance/hold decision, or LL144's scoring rate where it hardly decides both "
+            "ways): " + "; ".join(parts) + ".")
 
 
 def power_reading(n_profiles: int, n_sims: int, unbiased_pass: float, planted_found: float, curve: pd.DataFrame,

@@ -271,26 +271,29 @@ def _fairness_section(data: dict, reports_dir: Path) -> list[str]:
     if audit:
         out += [f"{audit['profiles']} candidate profiles, each under one name from each of {len(audit['groups'])} perceived "
                 f"gender x race/ethnicity groups ({audit['names_per_group']} names a group, rotating), every other word "
-                "identical. Selected: the model's own decision (advance more likely than hold). Verdict: adverse impact "
-                "(lowest impact ratio below 0.8 and a group effect with permutation p below 0.05, names as a random factor), "
-                "pass (the ratio's 95% interval, a bootstrap over profiles and names, at or above 0.8), inconclusive "
-                f"otherwise. {audit['n_perm']} permutations, {audit['n_boot']} bootstrap resamples; the audit's scoring "
+                "identical. Selected: the model's own decision (advance more likely than hold) where it makes one (advances 5% "
+                "to 95% of the versions), else NYC LL144's scoring rate (above the pooled median). Verdict: pass (the lowest "
+                "ratio's 95% interval, a bootstrap over profiles and names, at or above 0.8), else adverse impact (lowest "
+                "impact ratio below 0.8 and a group effect with permutation p below 0.05, names as a random factor), "
+                f"inconclusive otherwise. {audit['n_perm']} permutations, {audit['n_boot']} bootstrap resamples; the audit's scoring "
                 f"took {sum(v for k, v in audit.get('seconds', {}).items() if k != 'power'):.0f} s and its power curve "
                 f"{audit.get('seconds', {}).get('power', 0):.0f} s.", ""]
     out += ["The lowest of eight noisy ratios to the highest is biased low: the interval is centred on the bias-corrected "
             "estimate, and the observed ratio can sit below it.", "",
-            "| scorer | verdict | lowest impact ratio: observed, bias-corrected [95% CI] | worst group | its effect [95% CI] | "
-            "group effect p | advances | flip rate | LL144 scoring rate: lowest ratio [95% CI] |",
-            "|---|---|---|---|---|---|---|---|---|"]
+            "| scorer | verdict | selected by | lowest impact ratio: observed, bias-corrected [95% CI] | worst group | "
+            "its effect [95% CI] | group effect p | advances | flip rate | LL144 scoring rate: lowest ratio [95% CI] |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     for name in (*AUDITED, "unbiased_control", "planted_bias_control"):
         if name not in f:
             continue
         a, key = f[name], f"fairness.{name}"
         effect = (f"{a['worst_group_effect']:+.3f} {_ci(data, f'{key}.worst_group_effect_ci95', '+.3f')}"
                   if a.get("worst_group_effect") is not None else "-")
-        corrected = _undefined(data, f"{key}.impact_ratio_min_bias_corrected")
-        out.append(f"| {name} | {get(data, f'{key}.verdict')} | {_undefined(data, f'{key}.impact_ratio_min')}, "
-                   f"{corrected} {_undefined(data, f'{key}.impact_ratio_ci95')} | {a.get('worst_group') or '-'} | {effect} | "
+        ratio = ("undefined: nobody selected" if a.get("impact_ratio_min") is None else
+                 f"{_num(data, f'{key}.impact_ratio_min')}, {_undefined(data, f'{key}.impact_ratio_min_bias_corrected')} "
+                 f"{_undefined(data, f'{key}.impact_ratio_ci95')}")
+        out.append(f"| {name} | {get(data, f'{key}.verdict')} | {a.get('rule', 'decision')} | {ratio} | "
+                   f"{a.get('worst_group') or '-'} | {effect} | "
                    f"{_num(data, f'{key}.group_effect_p', '.3f')} | {_num(data, f'{key}.selection_rate')} | "
                    f"{_num(data, f'{key}.flip_rate')} | {_undefined(data, f'{key}.scoring_rate.impact_ratio_min')} "
                    f"{_undefined(data, f'{key}.scoring_rate.impact_ratio_ci95')} |")

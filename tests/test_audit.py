@@ -60,6 +60,7 @@ def test_the_permutation_moves_whole_names_and_keeps_each_groups_number_of_names
     (0.85, [0.79, 0.90], 0.50, "inconclusive"),     # above 0.8, but 0.8 is inside the interval
     (0.95, [0.81, 1.00], 0.001, "pass"),            # a significant effect too small to matter in practice
     (None, None, 1.0, "inconclusive"),              # nobody selected: no ratio to judge
+    (0.75, [0.82, 1.00], 0.01, "pass"),             # observed below 0.8 (biased low), the corrected interval above
 ])
 def test_the_three_way_verdict_at_its_boundaries(ir, ci, p, expected):
     assert audit.verdict(ir, ci, p) == expected

@@ -88,7 +88,7 @@ def complete_metrics() -> dict:
                                  "impact_ratio_min_bias_corrected": min(1.0, ir + 0.05),
                                  "impact_ratio_by_group": {"male_White": 1.0, "female_Black": ir}, "worst_group": "female_Black",
                                  "worst_group_effect": -0.12, "worst_group_effect_ci95": [-0.2, -0.04], "group_effect_p": 0.04,
-                                 "selection_rate": 0.5, "flip_rate": 0.25,
+                                 "selection_rate": 0.5, "flip_rate": 0.25, "rule": "decision",
                                  "scoring_rate": {"impact_ratio_min": ir, "impact_ratio_ci95": [ir - 0.2, 1.0]}}
     return {
         "profile": "cpu", "task": "hiring", "base_model": "SmolLM2-135M-Instruct", "seed": 42, "hardware": "CPU only",
@@ -132,9 +132,9 @@ def test_report_markdown_shows_the_numbers_and_the_plots(tmp_path):
     assert "| ppo | 0.41 [0.31, 0.51] (20/10/18) | +0.031 [+0.012, +0.050] | 0.80 [0.70, 0.90] | 0.45 [0.31, 0.59] |" in text
     assert "| SFT | - | - | 0.88 [0.78, 0.98] | - |" in text and "| untuned | - | - | - | - |" in text
     assert "commit 0123456 (clean tree)" in text
-    assert ("| ppo | adverse impact | 0.70, 0.75 [0.60, 0.80] | female_Black | -0.120 [-0.200, -0.040] | 0.040 | 0.50 | 0.25 | "
+    assert ("| ppo | adverse impact | decision | 0.70, 0.75 [0.60, 0.80] | female_Black | -0.120 [-0.200, -0.040] | 0.040 | 0.50 | 0.25 | "
             "0.70 [0.50, 1.00] |") in text
-    assert "| planted_bias_control | adverse impact | 0.33" in text and "the audit's scoring took 80 s" in text
+    assert "| planted_bias_control | adverse impact | decision | 0.33" in text and "the audit's scoring took 80 s" in text
     assert "![05_fairness.png](05_fairness.png)" in text
     assert "![05_win_rates.png]" not in text            # only plots that exist are linked
     assert "nan" not in text.lower() and "None" not in text
