@@ -10,19 +10,19 @@ task (helpers/tasks/hiring/fairness.py builds the table for the hiring task).
   mean, averaged per name, gives one number per name; a group's effect is its names' mean against the other
   groups' names (Welch's t on names, not rows: name-to-name noise counts as noise, not as a group effect), each
   group against the pooled others, Holm-corrected.
-- **A calibrated null**: whole names are permuted between groups (a name keeps all its rows), and the largest |t|
-  over groups is compared with its permutation distribution: the alarm goes up at the 5% level whatever the noise.
+- **A calibrated null**: whole names are permuted between groups (a name keeps all its rows; names shown under the
+  same profiles swap groups among themselves, so every group keeps its profiles), and the largest |t| over groups is
+  compared with its permutation distribution: the alarm goes up at the 5% level whatever the noise.
 - **Four-fifths, kept honest** (29 CFR 1607.4(D) asks for practical and statistical significance together): a row is
   selected when its score is above a threshold (the model's own decision) or the pooled median (NYC Local Law 144's
   scoring rate); impact ratio = a group's rate (fairlearn's `MetricFrame`) over the highest group's. Its interval
-  comes from a bootstrap over profiles and names together (each row weighted by its profile's and its name's
-  bootstrap counts), taken as the basic (reverse-percentile) interval: the lowest of several noisy ratios to the
-  highest is biased low, and the interval is centred on the bias-corrected estimate
-  (`impact_ratio_min_bias_corrected`), which the point estimate sits below. Verdict: `pass` when the interval's
-  lower end is at or above 0.8, else `adverse impact` when the lowest ratio is below 0.8 and the group effect is
-  significant, `inconclusive` otherwise.
+  comes from a bootstrap over profiles and names together (profiles drawn with replacement, the same draw for every
+  group; each row's name effect swapped for that of a name drawn from the same group), the percentile interval: the
+  lowest of several noisy ratios to the highest is biased low, so the interval sits below the observed ratio and a
+  pass is conservative. Verdict: `pass` when the interval's lower end is at or above 0.8, else `adverse impact`
+  when the lowest ratio is below 0.8 and the group effect is significant, `inconclusive` otherwise.
 - **Power**: the unbiased control (this scorer's names shuffled between groups: its name noise, no group effect) and
-  a planted shift against one group sized to an impact ratio of 0.8, each audited many times.
+  a planted shift against one group of the four-fifths size (`four_fifths_shift`), each audited many times.
 """
 
 from __future__ import annotations
@@ -92,7 +92,11 @@ def group_effects(df: pd.DataFrame, n_perm: int = 2000, seed: int = 0) -> tuple[
     observed = np.abs(_welch_t(effects, member)).max()
     rng = np.random.default_rng(seed)
     labels = np.searchsorted(groups, names.group.to_numpy())
-    perms = np.stack([rng.permutation(labels) for _ in range(n_perm)])            # (n_perm, N): names keep their rows
+    blocks = name_blocks(df).reindex(names.name).to_numpy()
+    perms = np.tile(labels, (n_perm, 1))                                           # (n_perm, N): names keep their rows
+    for b in np.unique(blocks):                                                    # labels move within a block only
+        idx = np.flatnonzero(blocks == b)
+        perms[:, idx] = labels[idx][rng.permuted(np.tile(np.arange(len(idx)), (n_perm, 1)), axis=1)]
     permuted = perms[:, None, :] == np.arange(len(groups))[None, :, None]          # (n_perm, G, N)
     null = np.abs(_welch_t(effects, permuted)).max(-1)
     return table, float((1 + (null >= observed - 1e-12).sum()) / (1 + n_perm))
@@ -106,6 +110,7 @@ def impact_ratios(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0, threshold
     """Selection (score above `threshold`; None: the pooled median, LL144's scoring rate) per group, impact ratios,
     and the lowest ratio with a 95% interval from a bootstrap over profiles and names together."""
     _check(df)
+    fixed = threshold
     threshold = _threshold(df, threshold)
     selected = (df.score > threshold).to_numpy(dtype=float)
     groups = sorted(df.group.unique())
@@ -114,8 +119,8 @@ def impact_ratios(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0, threshold
     p_codes, profiles = pd.factorize(df.profile)
     n_codes, names = pd.factorize(df.name)
 
-    def ratios(weights):                                                            # weights: (..., rows)
-        rate = (weights * selected) @ onehot / np.maximum(weights @ onehot, 1e-12)
+    def ratios(weights, chosen):                                                    # (..., rows) each
+        rate = (weights * chosen) @ onehot / np.maximum(weights @ onehot, 1e-12)
         top = rate.max(-1, keepdims=True)
         return np.where(top > 0, rate / np.where(top > 0, top, 1), np.nan)
 
@@ -125,36 +130,40 @@ def impact_ratios(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0, threshold
     rates = rates.to_numpy(dtype=float)
     point = rates / rates.max() if rates.max() > 0 else np.full(len(groups), np.nan)
     rng = np.random.default_rng(seed)
-    wp = rng.multinomial(len(profiles), np.full(len(profiles), 1 / len(profiles)), size=n_boot)
-    name_group = pd.Series(df.group.to_numpy(), index=df.name.to_numpy()).groupby(level=0).first().reindex(names)
-    wn = np.zeros((n_boot, len(names)))
-    for g in groups:                                                                # names resampled within their group
-        idx = np.flatnonzero(name_group.to_numpy() == g)
-        wn[:, idx] = rng.multinomial(len(idx), np.full(len(idx), 1 / len(idx)), size=n_boot)
-    boot = ratios(wp[:, p_codes] * wn[:, n_codes]).min(-1)
+    # profiles: resampled with replacement, the same draw for every group (the design is paired)
+    wp = rng.multinomial(len(profiles), np.full(len(profiles), 1 / len(profiles)), size=n_boot)[:, p_codes]
+    # names: each row's name effect is swapped for that of a name drawn (with replacement) from the same group, so
+    # every group still sees every profile and only the names' own spread moves the rates
+    effects = name_effects(df).set_index("name").reindex(names)
+    effect = effects.effect.to_numpy()
+    drawn = np.zeros((n_boot, len(names)), dtype=int)
+    for g in groups:
+        idx = np.flatnonzero(effects.group.to_numpy() == g)
+        drawn[:, idx] = idx[rng.integers(0, len(idx), size=(n_boot, len(idx)))]
+    scores = df.score.to_numpy()[None, :] - effect[n_codes][None, :] + effect[drawn[:, n_codes]]
+    cut = (np.median(scores, axis=1, keepdims=True) if fixed is None else fixed)
+    boot = ratios(wp, (scores > cut).astype(float)).min(-1)
     boot = boot[np.isfinite(boot)]
-    worst = int(np.nanargmin(point)) if np.isfinite(point).any() else None
-    low = float(np.nanmin(point)) if worst is not None else np.nan
-    # the basic (reverse-percentile) interval: a minimum over groups of ratios to a maximum is biased low in every
-    # resample (the noisiest group sets it), so the percentile interval would sit below the estimate itself
-    ci = (np.clip([2 * low - np.quantile(boot, 0.975), 2 * low - np.quantile(boot, 0.025)], 0, 1)
-          if len(boot) and worst is not None else None)
+    defined = bool(np.isfinite(point).any())
+    low = float(np.nanmin(point)) if defined else np.nan
+    worst = int(np.nanargmin(point)) if defined and low < 1 else None      # every ratio 1: no worst group
+    # the percentile interval. The lowest of several noisy ratios to the highest is biased low, and more so in a
+    # resample: the interval sits below the estimate, which makes a pass (lower end at or above 0.8) conservative.
+    # (The basic interval, centred on the bias-corrected estimate, passed a true ratio of 0.8 in 15% of simulations.)
+    ci = [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))] if len(boot) and defined else None
     flips = pd.Series(selected, index=df.index).groupby(df.profile.to_numpy()).nunique() > 1
     return {"threshold": round(threshold, 6), "selection_rate": round(float(selected.mean()), 4),
             "flip_rate": round(float(flips.mean()), 4),
-            "impact_ratio_min_bias_corrected": (round(float(min(1.0, 2 * low - boot.mean())), 4) if len(boot) and
-                                                worst is not None else None),
             "selection_rate_by_group": {g: round(float(r), 4) for g, r in zip(groups, rates)},
-            "impact_ratio_by_group": {g: round(float(r), 4) for g, r in zip(groups, point)},
-            "impact_ratio_min": round(float(np.nanmin(point)), 4) if worst is not None else None,
+            "impact_ratio_by_group": {g: (round(float(r), 4) if np.isfinite(r) else None) for g, r in zip(groups, point)},
+            "impact_ratio_min": round(low, 4) if defined else None,
             "impact_ratio_ci95": [round(float(x), 4) for x in ci] if ci is not None else None,
             "worst_group": groups[worst] if worst is not None else None}
 
 
 def verdict(impact_ratio_min: float | None, ci95: list | None, group_effect_p: float, alpha: float = ALPHA) -> str:
     """`pass` (the interval's lower end at or above 0.8), else `adverse impact` (lowest ratio below 0.8 and a
-    significant group effect), else `inconclusive`. An interval wholly above 0.8 wins over an observed ratio below
-    it: the observed lowest of several ratios is biased low, and the interval is centred on the corrected one."""
+    significant group effect), else `inconclusive`."""
     if ci95 is not None and ci95[0] >= FOUR_FIFTHS:
         return "pass"
     if impact_ratio_min is not None and impact_ratio_min < FOUR_FIFTHS and group_effect_p < alpha:
@@ -169,9 +178,12 @@ def audit(df: pd.DataFrame, n_perm: int = 2000, n_boot: int = 1000, seed: int = 
     effects, p = group_effects(df, n_perm, seed)
     ir = impact_ratios(df, n_boot, seed, threshold)
     worst = ir["worst_group"]
+    ci = effects.loc[worst, "ci95"] if worst is not None else None
     return {"verdict": verdict(ir["impact_ratio_min"], ir["impact_ratio_ci95"], p), **ir, "group_effect_p": round(p, 4),
+            "worst_group_p_holm": round(float(effects.loc[worst, "p_holm"]), 4) if worst is not None else None,
+            "significant_groups": sorted(effects.index[effects.p_holm < ALPHA]),
             "worst_group_effect": (round(float(effects.loc[worst, "effect"]), 4) if worst is not None else None),
-            "worst_group_effect_ci95": ([round(float(x), 4) for x in effects.loc[worst, "ci95"]] if worst is not None
+            "worst_group_effect_ci95": ([round(float(x), 4) for x in ci] if ci is not None and np.isfinite(ci).all()
                                         else None),
             "group_effects": {g: {"effect": round(float(r.effect), 4), "p_holm": round(float(r.p_holm), 4),
                                   "names": int(r.names)} for g, r in effects.iterrows()},
@@ -180,11 +192,27 @@ def audit(df: pd.DataFrame, n_perm: int = 2000, n_boot: int = 1000, seed: int = 
 
 # ---------------------------------------------------------------- the controls and the power of the audit
 
+def name_blocks(df: pd.DataFrame) -> pd.Series:
+    """name -> block: names shown under the very same profiles form a block (in a rotation design, the k-th name of
+    every group). Moving group labels only within a block keeps every group on every profile it was shown with,
+    so the permutation null and the unbiased control keep the design's pairing. Without such blocks (every name on
+    its own set of profiles), one block holds every name."""
+    sets = df.groupby("name").profile.agg(lambda s: tuple(sorted(set(s))))
+    codes = pd.Series(pd.factorize(sets)[0], index=sets.index)
+    if codes.nunique() == len(codes):
+        codes[:] = 0
+    return codes
+
+
 def shuffled_names(df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """The unbiased control: the same scores, with whole names moved between groups at random (each group keeps its
-    number of names). Name-to-name noise stays; any group effect is gone."""
+    """The unbiased control: the same scores, with whole names moved between groups at random within their block
+    (`name_blocks`; each group keeps its number of names and its profiles). Name-to-name noise stays; any group
+    effect is gone."""
     names = df.groupby("name").group.first()
-    moved = dict(zip(names.index, rng.permutation(names.to_numpy())))
+    blocks = name_blocks(df).reindex(names.index)
+    moved = {}
+    for _, members in names.groupby(blocks.to_numpy()):
+        moved.update(zip(members.index, rng.permutation(members.to_numpy())))
     return df.assign(group=df.name.map(moved))
 
 
@@ -193,17 +221,17 @@ def plant(df: pd.DataFrame, group: str, shift: float) -> pd.DataFrame:
     return df.assign(score=df.score - shift * (df.group == group))
 
 
-def four_fifths_shift(df: pd.DataFrame, group: str, target: float = FOUR_FIFTHS, threshold: float | None = None) -> float:
-    """The shift against `group` that brings its selection rate to `target` times the other groups' pooled rate on
-    this table (a median threshold recomputed; bisection): a bias of the four-fifths size, measured against the
-    pooled rate, not against the noisiest group."""
+def four_fifths_shift(df: pd.DataFrame, target: float = FOUR_FIFTHS, threshold: float | None = None) -> float:
+    """The shift that, taken off every score, brings the selection rate to `target` times what it was (at this
+    table's threshold; bisection). Sized on all rows, not on one group's names, so it does not depend on which names
+    a shuffle gave the group: planted on a group whose names are a random draw, it makes that group's rate about
+    `target` times the others'. A bias of the four-fifths size."""
+    t = _threshold(df, threshold)
+    base = float((df.score > t).mean())
     lo, hi = 0.0, float(df.score.max() - df.score.min()) or 1.0
     for _ in range(40):
         mid = (lo + hi) / 2
-        planted = plant(df, group, mid)
-        sel = planted.score > _threshold(planted, threshold)
-        mine = planted.group == group
-        if sel[mine].mean() > target * sel[~mine].mean():
+        if float((df.score - mid > t).mean()) > target * base:
             lo = mid
         else:
             hi = mid

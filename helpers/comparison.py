@@ -263,8 +263,8 @@ def audit_table(audits: dict) -> pd.DataFrame:
     def ci(x, fmt=".2f"):
         return f"[{x[0]:{fmt}}, {x[1]:{fmt}}]" if x else "-"
     return pd.DataFrame({n: {"verdict": a["verdict"], "selected by": a["rule"], "lowest impact ratio": a["impact_ratio_min"],
-                             "bias-corrected": a["impact_ratio_min_bias_corrected"],
                              "its 95% CI": ci(a["impact_ratio_ci95"]), "worst group": a["worst_group"] or "-",
+                             "its Holm p": a["worst_group_p_holm"],
                              "its effect": a["worst_group_effect"], "effect 95% CI": ci(a["worst_group_effect_ci95"], ".3f"),
                              "group effect p": a["group_effect_p"], "advances": a["selection_rate"],
                              "flip rate": a["flip_rate"], "scoring rate (LL144): lowest ratio": a["scoring_rate"]["impact_ratio_min"],
@@ -272,17 +272,27 @@ def audit_table(audits: dict) -> pd.DataFrame:
                          for n, a in audits.items()}).T
 
 
-AUDIT_KEYS = ("verdict", "impact_ratio_min", "impact_ratio_ci95", "impact_ratio_min_bias_corrected", "impact_ratio_by_group",
-              "selection_rate_by_group", "selection_rate", "flip_rate", "threshold", "worst_group", "worst_group_effect",
-              "worst_group_effect_ci95", "group_effect_p", "group_effects", "n_profiles", "n_names", "n_rows")
+AUDIT_KEYS = ("verdict", "impact_ratio_min", "impact_ratio_ci95", "impact_ratio_by_group", "selection_rate_by_group",
+              "selection_rate", "flip_rate", "threshold", "worst_group", "worst_group_effect", "worst_group_effect_ci95",
+              "worst_group_p_holm", "significant_groups", "group_effect_p", "group_effects", "n_profiles", "n_names", "n_rows")
 
 
-def plain_audits(audits: dict) -> dict:
-    """The audits as metrics.json keeps them: the decision rule's numbers, the LL144 scoring rate's beside them."""
-    return {n: {**{k: a[k] for k in AUDIT_KEYS}, "rule": a["rule"],
-                "scoring_rate": {k: a["scoring_rate"][k] for k in ("threshold", "impact_ratio_min", "impact_ratio_ci95",
-                                                                   "worst_group", "impact_ratio_by_group")}}
-            for n, a in audits.items()}
+def _finite(x):
+    """NaN (undefined) as null, in nested dicts and lists: metrics.json stays valid JSON."""
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_finite(v) for v in x]
+    return None if isinstance(x, float) and not np.isfinite(x) else x
+
+
+def plain_audits(audits: dict, stand_ins=()) -> dict:
+    """The audits as metrics.json keeps them: the rule's numbers, the LL144 scoring rate's beside them."""
+    return _finite({n: {**{k: a[k] for k in AUDIT_KEYS}, "rule": a["rule"], "stand_in": n in stand_ins,
+                        "scoring_rate": {k: a["scoring_rate"][k] for k in ("threshold", "impact_ratio_min",
+                                                                           "impact_ratio_ci95", "worst_group",
+                                                                           "impact_ratio_by_group")}}
+                    for n, a in audits.items()})
 
 
 def audit_reading(audits: dict, scorers: list[str]) -> str:
@@ -295,27 +305,34 @@ def audit_reading(audits: dict, scorers: list[str]) -> str:
         lo, hi = a["impact_ratio_ci95"] or (None, None)
         effect = (f", its names {a['worst_group_effect']:+.3f} [{a['worst_group_effect_ci95'][0]:+.3f}, "
                   f"{a['worst_group_effect_ci95'][1]:+.3f}] against the others" if a["worst_group_effect"] is not None else "")
-        ratio = ("nobody advanced" if a["impact_ratio_min"] is None else
-                 f"lowest impact ratio {num(a['impact_ratio_min'])}, bias-corrected "
-                 f"{num(a['impact_ratio_min_bias_corrected'])} [{num(lo)}, {num(hi)}]")
-        parts.append(f"{n} {a['verdict'].upper()} (by {a['rule']}: {ratio}, {a['worst_group'] or 'no group'}{effect}; "
-                     f"advances {a['selection_rate']:.0%}; p {a['group_effect_p']:.3f})")
+        ratio = ("nobody selected" if a["impact_ratio_min"] is None else
+                 f"lowest impact ratio {num(a['impact_ratio_min'])} [{num(lo)}, {num(hi)}]")
+        worst = (f"{a['worst_group']} (Holm p {pvalue(a['worst_group_p_holm'])}){effect}" if a["worst_group"] else "no group lower")
+        parts.append(f"{n} {a['verdict'].upper()} (by {a['rule']}: {ratio}, {worst}; advances {a['selection_rate']:.0%}; "
+                     f"any group effect p {pvalue(a['group_effect_p'])})")
     return ("Verdicts (on the model's own advance/hold decision, or LL144's scoring rate where it hardly decides both "
             "ways): " + "; ".join(parts) + ".")
 
 
-def power_reading(n_profiles: int, n_sims: int, unbiased_pass: float, planted_found: float, curve: pd.DataFrame,
-                  group: str) -> str:
+def pvalue(p: float | None) -> str:
+    """A p-value as a reader wants it: '< 0.001' rather than 0.000."""
+    return "-" if p is None else "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def power_reading(n_profiles: int, n_sims: int, curve: pd.DataFrame, group: str) -> str:
     """What the audit can and cannot see at this size, from its power curve, in words."""
+    at = curve.set_index("multiple")
+    unbiased_pass, false_alarm = float(at.loc[0.0, "pass"]), float(at.loc[0.0, "adverse_impact"])
+    found, false_pass = float(at.loc[1.0, "adverse_impact"]), float(at.loc[1.0, "pass"])
     caught = curve[curve.adverse_impact >= 0.8]
-    smallest = f"{caught.multiple.min():g}x" if len(caught) else None
-    return (f"At {n_profiles} profiles, over {n_sims} simulations a point: a scorer without any group effect passes in "
-            f"{unbiased_pass:.0%} of them (target 95%), and a bias against {group} of the four-fifths size is found "
-            f"adverse in {planted_found:.0%} (target 80%). "
+    smallest = f"{caught.multiple.min():g} times" if len(caught) else None
+    return (f"At {n_profiles} profiles, over {n_sims} simulations a point: a scorer without any group effect is called "
+            f"adverse in {false_alarm:.0%} (a false alarm) and passes in {unbiased_pass:.0%} (target 95%); a bias against "
+            f"{group} of the four-fifths size is found adverse in {found:.0%} (target 80%) and passed in {false_pass:.0%}. "
             + (f"A bias of {smallest} the four-fifths size is caught at least 80% of the time; smaller ones can hide. "
                if smallest else "No planted bias up to twice the four-fifths size is caught 80% of the time. ")
-            + ("An unbiased model is usually called inconclusive rather than pass: a pass here needs more profiles."
-               if unbiased_pass < 0.95 else "A pass can be trusted at this size."))
+            + ("At this size a pass is rare even for a fair model: read 'inconclusive' as 'not shown fair', not as "
+               "'shown biased'." if unbiased_pass < 0.5 else "")).strip()
 
 
 def plot_fairness(audits: dict, groups: list[str], curve: pd.DataFrame, n_profiles: int, group: str, path: Path) -> None:

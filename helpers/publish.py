@@ -115,7 +115,8 @@ def results_rows(data: dict) -> list[str]:
                     f"{f.get('audit', {}).get('names_per_group', '?')} names) | verdict (lowest impact ratio [95% CI]): "
                     f"{'; '.join(parts)}; the audit's power: an unbiased scorer passes "
                     f"{get(data, 'fairness.power.unbiased_pass_rate'):.0%}, a four-fifths bias is found "
-                    f"{get(data, 'fairness.power.planted_detection_rate'):.0%} (targets 95% and 80%) |")
+                    f"{get(data, 'fairness.power.planted_detection_rate'):.0%} (targets 95% and 80%) and passed "
+                    f"{get(data, 'fairness.power.planted_pass_rate'):.0%} |")
     if "safety" in data:
         parts = [f"{m}: refusals {get(data, f'safety.{m}.refusal_rate'):.2f}, over-refusals "
                  f"{get(data, f'safety.{m}.over_refusal_rate'):.2f}, violations {get(data, f'safety.{m}.violation_rate'):.2f}, "
@@ -150,6 +151,10 @@ def _num(data: dict, key: str, fmt: str = ".2f") -> str:
 def _ci(data: dict, key: str, fmt: str = ".2f") -> str:
     lo, hi = get(data, key)
     return f"[{lo:{fmt}}, {hi:{fmt}}]"
+
+
+def _p(p: float | None) -> str:
+    return "-" if p is None else "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def _undefined(data: dict, key: str, fmt: str = ".2f") -> str:
@@ -278,10 +283,12 @@ def _fairness_section(data: dict, reports_dir: Path) -> list[str]:
                 f"inconclusive otherwise. {audit['n_perm']} permutations, {audit['n_boot']} bootstrap resamples; the audit's scoring "
                 f"took {sum(v for k, v in audit.get('seconds', {}).items() if k != 'power'):.0f} s and its power curve "
                 f"{audit.get('seconds', {}).get('power', 0):.0f} s.", ""]
-    out += ["The lowest of eight noisy ratios to the highest is biased low: the interval is centred on the bias-corrected "
-            "estimate, and the observed ratio can sit below it.", "",
-            "| scorer | verdict | selected by | lowest impact ratio: observed, bias-corrected [95% CI] | worst group | "
-            "its effect [95% CI] | group effect p | advances | flip rate | LL144 scoring rate: lowest ratio [95% CI] |",
+    out += ["The lowest of eight noisy ratios to the highest is biased low, and more so in a bootstrap resample: the "
+            "interval sits below the observed ratio, which makes a pass conservative. A worst group's effect is in the "
+            "scorer's own units (nats of log-odds for a policy, reward for a reward model): its names' mean score on "
+            "the same profiles minus the other names'.", "",
+            "| scorer | verdict | selected by | lowest impact ratio [95% CI] | worst group | "
+            "its effect [95% CI] | any group effect p | advances | flip rate | LL144 scoring rate: lowest ratio [95% CI] |",
             "|---|---|---|---|---|---|---|---|---|---|"]
     for name in (*AUDITED, "unbiased_control", "planted_bias_control"):
         if name not in f:
@@ -290,11 +297,11 @@ def _fairness_section(data: dict, reports_dir: Path) -> list[str]:
         effect = (f"{a['worst_group_effect']:+.3f} {_ci(data, f'{key}.worst_group_effect_ci95', '+.3f')}"
                   if a.get("worst_group_effect") is not None else "-")
         ratio = ("undefined: nobody selected" if a.get("impact_ratio_min") is None else
-                 f"{_num(data, f'{key}.impact_ratio_min')}, {_undefined(data, f'{key}.impact_ratio_min_bias_corrected')} "
-                 f"{_undefined(data, f'{key}.impact_ratio_ci95')}")
-        out.append(f"| {name} | {get(data, f'{key}.verdict')} | {a.get('rule', 'decision')} | {ratio} | "
-                   f"{a.get('worst_group') or '-'} | {effect} | "
-                   f"{_num(data, f'{key}.group_effect_p', '.3f')} | {_num(data, f'{key}.selection_rate')} | "
+                 f"{_num(data, f'{key}.impact_ratio_min')} {_undefined(data, f'{key}.impact_ratio_ci95')}")
+        worst = f"{a['worst_group']} (Holm p {_p(a.get('worst_group_p_holm'))})" if a.get("worst_group") else "-"
+        label = name + (" (smoke-sized stand-in)" if a.get("stand_in") else "")
+        out.append(f"| {label} | {get(data, f'{key}.verdict')} | {a.get('rule', 'decision')} | {ratio} | {worst} | {effect} | "
+                   f"{_p(get(data, f'{key}.group_effect_p'))} | {_num(data, f'{key}.selection_rate')} | "
                    f"{_num(data, f'{key}.flip_rate')} | {_undefined(data, f'{key}.scoring_rate.impact_ratio_min')} "
                    f"{_undefined(data, f'{key}.scoring_rate.impact_ratio_ci95')} |")
     if "power" in f:

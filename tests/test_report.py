@@ -85,7 +85,7 @@ def complete_metrics() -> dict:
             "wins_ties_losses_vs_sft": [20, 10, 18], "gold_gain_vs_sft": 0.031, "gold_gain_vs_sft_ci95": [0.012, 0.05],
             "train_seconds": 600.0} if win else {}), **extra}
     audit = lambda ir, verdict: {"verdict": verdict, "impact_ratio_min": ir, "impact_ratio_ci95": [ir - 0.1, min(1.0, ir + 0.1)],
-                                 "impact_ratio_min_bias_corrected": min(1.0, ir + 0.05),
+                                 "worst_group_p_holm": 0.02,
                                  "impact_ratio_by_group": {"male_White": 1.0, "female_Black": ir}, "worst_group": "female_Black",
                                  "worst_group_effect": -0.12, "worst_group_effect_ci95": [-0.2, -0.04], "group_effect_p": 0.04,
                                  "selection_rate": 0.5, "flip_rate": 0.25, "rule": "decision",
@@ -110,7 +110,7 @@ def complete_metrics() -> dict:
                      "audit": {"profiles": 100, "groups": ["male_White", "female_Black"], "names_per_group": 24, "n_perm": 2000,
                                "n_boot": 100, "seconds": {"sft": 80.0, "power": 20.0}},
                      "power": {"reading": "At 100 profiles the audit is underpowered.", "unbiased_pass_rate": 0.4,
-                               "planted_detection_rate": 0.85, "curve": [{"multiple": 0.0, "pass": 0.4}]}},
+                               "planted_detection_rate": 0.85, "planted_pass_rate": 0.0, "curve": [{"multiple": 0.0, "pass": 0.4}]}},
     }
 
 
@@ -132,8 +132,8 @@ def test_report_markdown_shows_the_numbers_and_the_plots(tmp_path):
     assert "| ppo | 0.41 [0.31, 0.51] (20/10/18) | +0.031 [+0.012, +0.050] | 0.80 [0.70, 0.90] | 0.45 [0.31, 0.59] |" in text
     assert "| SFT | - | - | 0.88 [0.78, 0.98] | - |" in text and "| untuned | - | - | - | - |" in text
     assert "commit 0123456 (clean tree)" in text
-    assert ("| ppo | adverse impact | decision | 0.70, 0.75 [0.60, 0.80] | female_Black | -0.120 [-0.200, -0.040] | 0.040 | 0.50 | 0.25 | "
-            "0.70 [0.50, 1.00] |") in text
+    assert ("| ppo | adverse impact | decision | 0.70 [0.60, 0.80] | female_Black (Holm p 0.020) | -0.120 [-0.200, -0.040] | "
+            "0.040 | 0.50 | 0.25 | 0.70 [0.50, 1.00] |") in text
     assert "| planted_bias_control | adverse impact | decision | 0.33" in text and "the audit's scoring took 80 s" in text
     assert "![05_fairness.png](05_fairness.png)" in text
     assert "![05_win_rates.png]" not in text            # only plots that exist are linked

