@@ -69,16 +69,7 @@ def _rows(source: str | Path) -> list[tuple[str, object]]:
             if not isinstance(rows, list):
                 raise RecordError(f"{path}: a .json file must hold a list of rows (or use JSONL: one row a line)")
             return [(f"{path} (row {i})", r) for i, r in enumerate(rows, 1)]
-        out = []
-        with path.open(encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    out.append((f"{path}:{lineno}", json.loads(line)))
-                except json.JSONDecodeError as err:
-                    raise RecordError(f"{path}:{lineno}: not valid JSON ({err.msg} at column {err.colno})") from None
-        return out
+        return records.json_lines(path)
     if "/" in str(source) and not str(source).startswith((".", "/")) and len(str(source).split("/")) == 2:
         import datasets
         try:

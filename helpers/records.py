@@ -64,8 +64,8 @@ def validate(record: object, where: str = "record") -> dict:
     return record
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
-    """Read and validate every record of a JSONL file; the first bad line raises RecordError."""
+def json_lines(path: str | Path) -> list[tuple[str, object]]:
+    """("file:line", parsed object) for every non-empty line of a JSONL file; a bad line raises RecordError."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such preference file")
@@ -75,11 +75,15 @@ def read_jsonl(path: str | Path) -> list[dict]:
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                out.append((f"{path}:{lineno}", json.loads(line)))
             except json.JSONDecodeError as err:
                 raise RecordError(f"{path}:{lineno}: not valid JSON ({err.msg} at column {err.colno})") from None
-            out.append(validate(obj, f"{path}:{lineno}"))
     return out
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """Read and validate every record of a JSONL file; the first bad line raises RecordError."""
+    return [validate(obj, where) for where, obj in json_lines(path)]
 
 
 def write_jsonl(records: list[dict], path: str | Path) -> Path:
