@@ -196,6 +196,31 @@ def annotator_report(labels: list[dict], items: dict[str, dict], favoured: tuple
     return pd.DataFrame(rows).set_index("annotator")
 
 
+def side_preference(choices: list[dict], key: str) -> pd.DataFrame:
+    """Does an annotator pick answers by an attribute that should not matter? `choices`: one row per labelled pair
+    of otherwise identical answers, with `annotator`, `winner` ('a', 'b' or 'tie') and the attribute of each side
+    (`<key>_a`, `<key>_b`, different). Per annotator and value: the pairs showing it, how often its side was picked
+    among the decided ones (0.5: no preference), the two-sided binomial p, Holm-corrected over the values, and the
+    annotator's tie rate."""
+    from statsmodels.stats.multitest import multipletests
+    df = pd.DataFrame(choices)
+    rows = []
+    for name, part in df.groupby("annotator", sort=True):
+        values = sorted(set(part[f"{key}_a"]) | set(part[f"{key}_b"]))
+        decided = part[part.winner.isin(["a", "b"])]
+        picked = decided[f"{key}_a"].where(decided.winner == "a", decided[f"{key}_b"])
+        stats = []
+        for v in values:
+            shown = (decided[f"{key}_a"] == v) | (decided[f"{key}_b"] == v)
+            k, n = int((picked[shown] == v).sum()), int(shown.sum())
+            stats.append((v, k, n, _binom_p(k, n)))
+        holm = multipletests([s[3] for s in stats], method="holm")[1]
+        for (v, k, n, p), ph in zip(stats, holm):
+            rows.append({"annotator": name, key: v, "decided": n, "picked_share": k / n if n else float("nan"),
+                         "p": p, "p_holm": float(ph), "tie_rate": float((part.winner == "tie").mean())})
+    return pd.DataFrame(rows).set_index(["annotator", key])
+
+
 def _mean(xs) -> float:
     xs = list(xs)
     return float(np.mean(xs)) if xs else float("nan")

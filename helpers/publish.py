@@ -306,6 +306,14 @@ def _fairness_section(data: dict, reports_dir: Path) -> list[str]:
                    f"{_undefined(data, f'{key}.scoring_rate.impact_ratio_ci95')} |")
     if "power" in f:
         out += ["", get(data, "fairness.power.reading")]
+    check = data.get("annotation", {}).get("audit_names_check")
+    if check:
+        by_name = check["judged_by_name"]
+        out += ["", f"The same names in 01: every simulated annotator judged {check['pairs']} pairs of one careful assessment "
+                f"under names of two races or ethnicities ({check['profiles']} profiles the careful recruiter advances); "
+                + (f"picking one group's version more than chance (Holm p < 0.05): {', '.join(by_name)}, whose picked shares "
+                   "by group are " + "; ".join(f"{a}: " + ", ".join(f"{g} {v:.2f}" for g, v in check["picked_share"][a].items())
+                                              for a in by_name) + "." if by_name else "no annotator picked by the name.")]
     return out + _figure(reports_dir, "05_fairness.png")
 
 

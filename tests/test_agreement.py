@@ -143,3 +143,20 @@ def test_the_shipped_sample_is_cleaned_with_this_tasks_flags_not_hirings(tmp_pat
     assert source == "the shipped sample" and len(everyone) == len(clean) == 3
     assert {r["winner"] for r in everyone} == {"a"} and {r["winner"] for r in clean} == {"a"}
     assert all(r["tags"]["annotators"] == ["careful", "steady"] for r in clean)   # support's flag, not hiring's
+
+
+def test_side_preference_finds_an_annotator_who_picks_by_the_attribute_and_holm_corrects():
+    rng = np.random.default_rng(0)
+    choices = []
+    for i in range(200):
+        xa, xb = ("x", "y") if i % 2 else ("y", "x")
+        choices.append({"annotator": "fair", "k_a": xa, "k_b": xb, "winner": "ab"[int(rng.integers(2))]})
+        choices.append({"annotator": "biased", "k_a": xa, "k_b": xb, "winner": "a" if xa == "x" else "b"})
+        choices.append({"annotator": "ties", "k_a": xa, "k_b": xb, "winner": "tie"})
+    t = agreement.side_preference(choices, "k")
+    assert t.loc[("biased", "x"), "picked_share"] == 1.0 and t.loc[("biased", "y"), "picked_share"] == 0.0
+    assert t.loc[("biased", "x"), "p_holm"] < 1e-10 and t.loc[("fair", "x"), "p_holm"] > 0.05
+    assert 0.4 < t.loc[("fair", "x"), "picked_share"] < 0.6 and t.loc[("fair", "x"), "decided"] == 200
+    assert t.loc[("ties", "x"), "decided"] == 0 and t.loc[("ties", "x"), "tie_rate"] == 1.0
+    assert np.isnan(t.loc[("ties", "x"), "picked_share"])
+    assert (t.p_holm >= t.p - 1e-12).all()

@@ -58,6 +58,39 @@ def test_counterfactual_prompts_change_only_the_name(counterfactual):
     assert all(len(texts) == 1 for texts in by_profile.values())   # every other word identical
 
 
+def test_01s_audit_name_pairs_find_the_name_biased_annotator_and_only_it(pool):
+    from helpers import agreement, tasks
+    from helpers.tasks.hiring import personas
+    task = tasks.get("hiring")
+    profiles = [p for p in pool["test"] if p["kind"] == "assessment"][:30]
+    pairs = fairness.name_swap_pairs(profiles, seed=0)
+    assert pairs and all(q["prompt"]["facts"]["decision"] == "advance" for q in pairs)
+    assert {q["race_a"] for q in pairs} | {q["race_b"] for q in pairs} == {"White", "Black", "Hispanic", "Asian"}
+    assert 0.3 < np.mean([q["race_a"] < q["race_b"] for q in pairs]) < 0.7                 # sides shuffled
+    for q in pairs:
+        na = next(n for n in fairness.NAMES[q["group_a"]] if n in q["response_a"])
+        nb = next(n for n in fairness.NAMES[q["group_b"]] if n in q["response_b"])
+        assert q["race_a"] != q["race_b"] and hiring.group_key(q["group_a"])[0] == hiring.group_key(q["group_b"])[0]
+        assert q["response_a"].replace(na, "<N>") == q["response_b"].replace(nb, "<N>")   # only the name differs
+        assert [personas.race_of_named(q[f"response_{s}"], q["prompt"]) for s in "ab"] == [q["race_a"], q["race_b"]]
+    choices = [{"annotator": name, "race_a": q["race_a"], "race_b": q["race_b"],
+                "winner": persona.choose(q["prompt"], q["response_a"], q["response_b"], q["pair_id"], 0)}
+               for name, persona in task.personas.items() for q in pairs]
+    table = agreement.side_preference(choices, "race")
+    judged = {a for (a, _), r in table.iterrows() if r.p_holm < 0.05}
+    assert judged == {"sim_namebias"}
+    assert table.loc[("sim_namebias", "Black"), "picked_share"] < 0.2 < 0.8 < table.loc[("sim_namebias", "White"), "picked_share"]
+
+
+def test_the_audit_names_do_not_change_how_the_worlds_names_read():
+    from helpers.tasks.hiring import personas
+    nobody = {"candidate": {"group": "female_nobody"}}
+    for (_, race), entry in hiring.NAMES.items():
+        for first in entry["first"]:
+            for last in entry["last"]:
+                assert personas.race_of_named(f"{first} {last} has 5 years as an analyst.", nobody) == race
+
+
 def test_a_name_blind_scorer_passes_and_a_planted_bias_is_adverse(counterfactual):
     fit = np.array([hiring.fit_score(q["candidate"], q["job"]) for q in counterfactual])
     df = fairness.frame(counterfactual, fit - 0.7 + 1e-3)      # above 0: the careful recruiter's "advance"; name-blind

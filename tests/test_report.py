@@ -138,6 +138,14 @@ def test_report_markdown_shows_the_numbers_and_the_plots(tmp_path):
     assert "![05_fairness.png](05_fairness.png)" in text
     assert "![05_win_rates.png]" not in text            # only plots that exist are linked
     assert "nan" not in text.lower() and "None" not in text
+    assert "The same names in 01" not in text                    # 01's check is reported where 01 made it
+    data = complete_metrics()
+    data["annotation"]["audit_names_check"] = {"pairs": 564, "profiles": 47, "judged_by_name": ["sim_namebias"],
+                                               "picked_share": {"sim_namebias": {"Black": 0.0, "White": 1.0}, "fair": {}}}
+    text = publish.report_markdown(data, tmp_path)
+    assert "judged 564 pairs" in text and "sim_namebias, whose picked shares by group are sim_namebias: Black 0.00, White 1.00" in text
+    data["annotation"]["audit_names_check"]["judged_by_name"] = []
+    assert "no annotator picked by the name" in publish.report_markdown(data, tmp_path)
 
 
 def test_report_markdown_fails_loudly_on_a_missing_or_null_number(tmp_path):

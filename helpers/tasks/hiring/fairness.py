@@ -45,6 +45,30 @@ def counterfactual_prompts(prompts: list[dict], names: dict[str, list[str]] | No
     return out
 
 
+def name_swap_pairs(prompts: list[dict], seed: int = 0, names: dict[str, list[str]] | None = None) -> list[dict]:
+    """01's check of the annotators with the audit's own names: for each assessment profile the careful recruiter
+    advances, and each perceived gender, that assessment under a name of every race or ethnicity, paired two by two
+    (6 pairs), every other word identical, sides shuffled (seeded). Picking a version is preferring to advance that
+    name: a fair annotator ties them or picks a side at random, one who holds some names back picks the others.
+    Each pair: `pair_id`, `prompt` (the profile as written), `response_a`, `response_b`, `group_a`, `group_b`,
+    `race_a`, `race_b`."""
+    import itertools
+    import random
+    names = names or NAMES
+    rng = random.Random(seed)
+    out = []
+    for i, p in enumerate(x for x in prompts if x["kind"] == "assessment" and x["facts"]["decision"] == "advance"):
+        for gender in sorted({hiring.group_key(g)[0] for g in names}):
+            mine = [g for g in names if hiring.group_key(g)[0] == gender]
+            for ga, gb in itertools.combinations(mine, 2):
+                if rng.random() < 0.5:
+                    ga, gb = gb, ga
+                a, b = (hiring.reference_answer(hiring.with_name(p, names[g][i % len(names[g])], g)) for g in (ga, gb))
+                out.append({"pair_id": f"{p['id']}:{ga}:{gb}", "prompt": p, "response_a": a, "response_b": b,
+                            "group_a": ga, "group_b": gb, "race_a": hiring.group_key(ga)[1], "race_b": hiring.group_key(gb)[1]})
+    return out
+
+
 def frame(prompts: list[dict], scores) -> pd.DataFrame:
     """One row per counterfactual prompt: profile, group, gender, race, name, score."""
     scores = np.asarray(scores, dtype=float)

@@ -24,12 +24,17 @@ import random
 import re
 
 from ...annotators import Persona
-from . import rubric
+from . import audit_names, rubric
 from .world import GROUPS, NAMES, names_for, reference_answer, render_user_message, with_name, worse_answer
 
 BIASED_AGAINST = ("Black", "Hispanic")  # sim_namebias's documented bias
-_NAMES = sorted({n for e in NAMES.values() for n in e["first"] + e["last"]}, key=len, reverse=True)
-_NAME = re.compile(r"\b(" + "|".join(_NAMES) + r")\b")
+# the fairness audit's full names (fairness.py): the race or ethnicity a surname reads as, for 01's check of the
+# annotators with the audit's own names. Checked before the world's first names; none of them is a world name.
+_AUDIT_RACE = {n: g.split("_", 1)[1] for g, names in audit_names.load().items() for n in names}
+_AUDIT = re.compile(r"\b(" + "|".join(map(re.escape, sorted(_AUDIT_RACE, key=len, reverse=True))) + r")\b")
+_NAMES = sorted({n for e in NAMES.values() for n in e["first"] + e["last"]} | {w for n in _AUDIT_RACE for w in n.split()},
+                key=len, reverse=True)
+_NAME = re.compile(r"\b(" + "|".join(map(re.escape, _NAMES)) + r")\b")
 
 
 def without_names(text: str) -> str:
@@ -38,8 +43,12 @@ def without_names(text: str) -> str:
 
 
 def race_of_named(response: str, prompt: dict) -> str:
-    """The perceived race or ethnicity of the person a response names (by first name), else of the prompt's
-    candidate. sim_namebias judges a recommendation by the name attached to it."""
+    """The perceived race or ethnicity of the person a response names (a full name of the fairness audit, by its
+    surname; else a first name of the world's), else of the prompt's candidate. sim_namebias judges a
+    recommendation by the name attached to it."""
+    hit = _AUDIT.search(response)
+    if hit:
+        return _AUDIT_RACE[hit.group(1)]
     for (_, race), entry in NAMES.items():
         if any(f" {first} " in f" {response} " or f" {first}'" in f" {response}" for first in entry["first"]):
             return race
