@@ -54,6 +54,8 @@ def open_project(profile: config.Profile, paths: config.Paths, store_path: str |
     recruiters' queues once. FEEDBACKLOOP_STORE overrides the store's location."""
     store_path = store_path or os.environ.get("FEEDBACKLOOP_STORE") or paths.generated / "annotations.sqlite"
     task = tasks.get(paths.task)
+    if task.preferences is not None:
+        return _file_project(task, profile, store_path)
     train = task.load_prompts("train", profile.n_train_prompts, paths.data / "prompts.jsonl")
     validation = task.load_prompts("validation", profile.n_val_prompts + profile.n_gold_items, paths.data / "prompts.jsonl")
     rows, responses_file = sample_data.responses_for(paths, train)
@@ -70,6 +72,20 @@ def open_project(profile: config.Profile, paths: config.Paths, store_path: str |
         for name in task.personas:
             db.set_queue(name, project.queue(name, [pid for pid in project.pair_ids if name in assigned[pid]]))
     return project
+
+
+def _file_project(task, profile: config.Profile, store_path) -> Project:
+    """A task made from a preference file: its comparisons are the items, its labels are in the store already (by
+    their annotators, imported once), and there are no gold items or simulated recruiters. A person who opens the
+    widget labels the same comparisons beside them."""
+    prompts = {p["id"]: p for split in task.splits for p in task.load_prompts(split)}
+    recs = [r for r in task.preferences if not r.get("is_gold")]
+    recs = [{**r, "kind": r.get("kind") or prompts[r["prompt_id"]]["kind"]} for r in recs]   # as the task's prompts
+    items = [{"item_id": (r.get("tags") or {}).get("pair_id") or r["id"].split("@")[0], **r} for r in recs]
+    db = open_store(store_path, list({i["item_id"]: i for i in items}.values()))
+    db.import_records(recs, source="file")
+    pair_ids = sorted({i["item_id"] for i in items})
+    return Project(db, prompts, pair_ids, [], Path(task.source), profile)
 
 
 def open_store(path: str | Path, items: list[dict], say=print) -> store.Store:

@@ -4,8 +4,9 @@
     cpu    the real tutorial run on a laptop (default without a GPU)
     gpu    a CUDA GPU, Colab T4 and up (default with one): bigger model, more data and steps
 
-The profile is chosen automatically and overridden by FEEDBACKLOOP_PROFILE. The task (FEEDBACKLOOP_TASK)
-and the base model (FEEDBACKLOOP_MODEL, a Hub id or a local folder) can be overridden the same way.
+The profile is chosen automatically and overridden by FEEDBACKLOOP_PROFILE. The task (FEEDBACKLOOP_TASK, or
+FEEDBACKLOOP_DATA for a task made from a preference file) and the base model (FEEDBACKLOOP_MODEL, a Hub id or a
+local folder) can be overridden the same way.
 """
 
 from __future__ import annotations
@@ -138,9 +139,43 @@ def task_names() -> tuple[str, ...]:
     return tuple(sorted(p.name for p in TASKS_DIR.iterdir() if (p / "__init__.py").is_file()))
 
 
+DATA_PREFIX = "data-"   # the name of a task made from a preference file: data-<the file's name>
+
+
+def data_task_name(source: str | Path) -> str:
+    """The task a preference file makes (FEEDBACKLOOP_DATA): `data-` and the file's, folder's or Hub data set's
+    name, lower case, other characters as `_`. Its runs, exports and reports go to folders of that name, so two
+    data sets never share files."""
+    import re
+    stem = Path(str(source).rstrip("/")).name
+    for ext in (".jsonl", ".json"):
+        stem = stem[: -len(ext)] if stem.lower().endswith(ext) else stem
+    slug = re.sub(r"[^a-z0-9_]+", "_", stem.lower()).strip("_")
+    if not slug:
+        raise ValueError(f"FEEDBACKLOOP_DATA={source!r}: no file name to name the task after")
+    return DATA_PREFIX + slug
+
+
+def data_source() -> str | None:
+    """FEEDBACKLOOP_DATA: a preference file, a save_to_disk folder or a Hub data set id to make the task from."""
+    return (os.environ.get("FEEDBACKLOOP_DATA") or "").strip() or None
+
+
 def choose_task(name: str | None = None) -> str:
-    """The task named, else FEEDBACKLOOP_TASK, else `hiring`."""
-    name = (name or os.environ.get("FEEDBACKLOOP_TASK") or DEFAULT_TASK).strip().lower()
+    """The task named, else the one FEEDBACKLOOP_DATA makes from a preference file, else FEEDBACKLOOP_TASK, else
+    `hiring`. A data task (`data-...`) exists only while FEEDBACKLOOP_DATA names its file."""
+    data = data_source()
+    env = (os.environ.get("FEEDBACKLOOP_TASK") or "").strip().lower()
+    if name is None and data:
+        if env and env != data_task_name(data):
+            raise ValueError(f"FEEDBACKLOOP_DATA={data} and FEEDBACKLOOP_TASK={env} are both set: unset one")
+        return data_task_name(data)
+    name = (name or env or DEFAULT_TASK).strip().lower()
+    if name.startswith(DATA_PREFIX):
+        if data and data_task_name(data) == name:
+            return name
+        raise ValueError(f"{name!r} is a task made from a preference file: set FEEDBACKLOOP_DATA to that file "
+                         + (f"(it names {data_task_name(data)!r} now)" if data else "(it is not set)"))
     if name not in task_names():
         raise ValueError(f"Unknown task {name!r}: choose one of {', '.join(task_names())} (FEEDBACKLOOP_TASK), or "
                          f"add a folder helpers/tasks/{name}/ (the README's adaptation guide).")

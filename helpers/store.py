@@ -249,13 +249,25 @@ class Store:
 
     def import_jsonl(self, path: str | Path, source: str = "import") -> int:
         """Import preference records: every line is validated first (errors name file, line and field), then
-        all are stored in one transaction. A bad file stores nothing."""
-        recs = records.read_jsonl(path)
+        all are stored in one transaction. A bad file stores nothing. Returns how many labels were added."""
+        return self.import_records(records.read_jsonl(path), source)
+
+    def import_records(self, recs: list[dict], source: str = "import") -> int:
+        """Store validated preference records as items and labels, in one transaction. A label this store already
+        imported from the same `source` (same annotator, same comparison) is not added again, so importing a file
+        twice counts its labels once. Returns how many labels were added."""
+        done = {(r["annotator"], r["item_id"]) for r in
+                self.db.execute("SELECT annotator, item_id FROM labels WHERE source = ?", (source,))}
+        added = 0
         with self.transaction() as db:
             for r in recs:
-                item_id = r.get("tags", {}).get("pair_id") or r["id"].split("@")[0]
+                item_id = (r.get("tags") or {}).get("pair_id") or r["id"].split("@")[0]
                 db.execute(ITEM_SQL, _item_row({**r, "item_id": item_id}))
+                if (r["annotator"], item_id) in done:
+                    continue
                 db.execute(LABEL_SQL, _label_row(r["annotator"], item_id, r["winner"],
                                                  (r.get("tags") or {}).get("left_side", "a"), rationale=r.get("rationale"),
                                                  scores=r.get("scores"), source=source, created_at=r.get("created_at")))
-        return len(recs)
+                done.add((r["annotator"], item_id))
+                added += 1
+        return added

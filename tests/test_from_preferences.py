@@ -33,3 +33,39 @@ def test_what_needs_a_gold_rubric_says_so(tmp_path):
     with pytest.raises(ValueError, match="needs a gold rubric, and the task 't' has none"):
         task.win_rate([], [], [])
     assert task.describe()["preference data"].loc["rows", "value"] == str(len(QA))
+
+
+def test_feedbackloop_data_makes_the_file_the_task_of_every_notebook(tmp_path, monkeypatch):
+    from helpers import config, sft, tasks
+    source = standard(tmp_path / "My Tickets.v2.jsonl")
+    monkeypatch.delenv("FEEDBACKLOOP_TASK", raising=False)
+    monkeypatch.setenv("FEEDBACKLOOP_DATA", str(source))
+    assert config.choose_task() == "data-my_tickets_v2" == config.data_task_name(source)
+    task = tasks.get()
+    assert task.name == "data-my_tickets_v2" and not task.has_gold and tasks.get() is task
+    assert {r["task"] for r in task.preferences} == {task.name}
+    paths = config.paths("smoke")
+    assert paths.generated.parts[-2:] == ("data-my_tickets_v2", "smoke") and paths.reports.name == "data-my_tickets_v2"
+    p = task.load_prompts("train")[0]
+    assert p["messages"] == task.messages(p)                          # what 00 and 03 read off a prompt
+    # the warm start's demonstrations are the answers the file chose
+    demos = sft.demonstrations(task, task.load_prompts("train"), seed=0)
+    best = {q: c for q, c, _ in QA}
+    assert demos and all(d["writer"] == "chosen" and d["completion"][0]["content"] == best[d["prompt"][-1]["content"]]
+                         for d in demos)
+    monkeypatch.setenv("FEEDBACKLOOP_TASK", "hiring")
+    with pytest.raises(ValueError, match="both set"):
+        config.choose_task()
+    monkeypatch.delenv("FEEDBACKLOOP_TASK")
+    monkeypatch.delenv("FEEDBACKLOOP_DATA")
+    assert config.choose_task() == "hiring"
+    with pytest.raises(ValueError, match="set FEEDBACKLOOP_DATA to that file"):
+        config.choose_task("data-my_tickets_v2")
+
+
+def test_a_prompt_with_only_ties_demonstrates_its_first_answer():
+    recs = [{"prompt_id": "p", "prompt": "q", "response_a": "x", "response_b": "y", "winner": "tie"},
+            {"prompt_id": "r", "prompt": "q2", "response_a": "u", "response_b": "v", "winner": "b"},
+            {"prompt_id": "r", "prompt": "q2", "response_a": "v", "response_b": "w", "winner": "a"},
+            {"prompt_id": "r", "prompt": "q2", "response_a": "u", "response_b": "w", "winner": "a"}]
+    assert from_preferences.chosen_answers(recs) == {"p": "x", "r": "v"}

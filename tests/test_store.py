@@ -194,3 +194,14 @@ def test_a_store_of_other_answers_is_moved_aside_not_relabelled(tmp_path):
     assert len(kept) == 1 and kept[0].name in said[0] and "5 of these comparisons" in said[0]
     moved = store.Store(kept[0])
     assert [lab["item_id"] for lab in moved.labels()] == ["p0"] and moved.item("p0")["response_a"] == "A0"
+
+
+def test_importing_the_same_records_twice_counts_their_labels_once(db, tmp_path):
+    rec = {"id": "x1@ann", "task": "hiring", "prompt": "p", "response_a": "A", "response_b": "B", "winner": "a",
+           "annotator": "ann"}
+    path = records.write_jsonl([rec], tmp_path / "once.jsonl")
+    before = db.count("labels")
+    assert db.import_jsonl(path, source="file") == 1
+    assert db.import_jsonl(path, source="file") == 0                 # a second import adds nothing
+    assert db.count("labels") == before + 1
+    assert db.import_records([rec], source="elsewhere") == 1         # another source is another label

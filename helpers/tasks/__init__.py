@@ -25,7 +25,8 @@ What a task provides (fields of `Task`):
 Methods shared by every task: load_prompts, messages, prefer, win_rate, write_prompts.
 
 `from_preferences.build(source)` makes a task from a preference file alone (no folder, no gold rubric:
-`task.has_gold` is False, and what needs the rubric says so); the notebooks do not run on such a task yet.
+`task.has_gold` is False, and what needs the rubric says so): `FEEDBACKLOOP_DATA=FILE` makes it the task of every
+notebook, named `data-<file name>` (README: "Bring your own preferences").
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Callable
 
-from ..config import choose_task, task_names
+from ..config import DATA_PREFIX, choose_task, data_source, task_names
 from ..records import save_rows
 from ..scoring import win_rate
 
@@ -70,11 +71,17 @@ class Task:
     writers: dict = field(default_factory=dict)   # name -> (share, description, write(p, rng)): 00's demonstrations
     dim_help: dict = field(default_factory=dict)  # dimension -> what it means, in words for the annotation widget
     preferences: list | None = None   # a task made from a preference file: its records (tasks/from_preferences.py)
+    source: str | None = None         # ... and the file, folder or Hub id they were read from
 
     @property
     def has_gold(self) -> bool:
         """Whether the task has a gold rubric (a programmatic judge); a task made from a preference file has not."""
         return self.score is not None
+
+    def no_gold(self, what: str) -> str:
+        """The one line a notebook prints where it skips `what` for want of a gold rubric."""
+        return (f"{what} needs a gold rubric, and this task has none (it was made from a preference file, {self.title}): "
+                "skipped.")
 
     def _needs_gold(self, what: str) -> None:
         if not self.has_gold:
@@ -136,12 +143,19 @@ class Task:
         return {name: wrap(fn) for name, fn in self.evaluators.items()}
 
 
-_CACHE: dict[str, Task] = {}
+_CACHE: dict = {}   # task name (and a data task's source) -> Task
 
 
 def get(name: str | None = None) -> Task:
-    """The task named, else FEEDBACKLOOP_TASK, else hiring: `build()` of the folder helpers/tasks/<name>/."""
+    """The task named, else FEEDBACKLOOP_DATA's, else FEEDBACKLOOP_TASK, else hiring: `build()` of the folder
+    helpers/tasks/<name>/, or for a data task (`data-...`) `from_preferences.build` of FEEDBACKLOOP_DATA's file."""
     key = choose_task(name)
+    if key.startswith(DATA_PREFIX):
+        from . import from_preferences
+        source = data_source()
+        if (key, source) not in _CACHE:
+            _CACHE[(key, source)] = from_preferences.build(source, key)
+        return _CACHE[(key, source)]
     if key not in _CACHE:
         task = importlib.import_module(f"{__name__}.{key}").build()
         if not isinstance(task, Task) or task.name != key:

@@ -7,11 +7,15 @@ a gold rubric can give is `None`: `score`, `reference_answer`, `worse_answer`, `
 and the task has no personas, names, fairness audit or guardrails. `task.has_gold` says which kind a task is;
 `task.preferences` holds the file's labels (what 01 shows and 02 and 04 train on instead of simulated ones).
 
-This is the foundation of "bring your own preferences" (issue 20); the notebooks do not run on it yet.
+`FEEDBACKLOOP_DATA=FILE` makes this the task of every notebook (`tasks.get` builds it, named
+`config.data_task_name(FILE)`). Its one demonstration writer, `chosen`, is the file itself: 00's supervised warm
+start trains on the answers the file's annotators chose (the majority's, per prompt; a prompt with only ties gives
+its first answer, which the tie calls as good as the other).
 """
 
 from __future__ import annotations
 
+import collections
 import random
 from pathlib import Path
 
@@ -32,19 +36,38 @@ def _splits(prompt_ids: list[str], seed: int, shares: dict[str, float]) -> dict[
     return {pid: "test" if i < n_test else "validation" if i < n_test + n_val else "train" for i, pid in enumerate(ids)}
 
 
+def chosen_answers(recs: list[dict]) -> dict[str, str]:
+    """prompt id -> the answer its comparisons chose most often (ties count for neither; a prompt with only ties:
+    its first comparison's first answer)."""
+    votes: dict[str, collections.Counter] = {}
+    for r in recs:
+        pid = r.get("prompt_id") or r["prompt"]
+        count = votes.setdefault(pid, collections.Counter())
+        if r["winner"] in ("a", "b"):
+            count[r[f"response_{r['winner']}"]] += 1
+        else:
+            count[r["response_a"]] += 0
+    return {pid: count.most_common(1)[0][0] for pid, count in votes.items()}
+
+
 def build(source: str | Path, name: str | None = None, seed: int = 0, shares: dict[str, float] | None = None) -> Task:
     prefs = preference_io.read(source, task=name, seed=seed)
-    name = prefs.records[0]["task"]
+    name = name or prefs.records[0]["task"]
+    recs = [{**r, "task": name} for r in prefs.records]          # a record file labelled for another task is this one's
+    for r in recs:
+        r.setdefault("prompt_id", r["prompt"])
     first = {}
-    for r in prefs.records:
-        first.setdefault(r.get("prompt_id") or r["prompt"], r)
+    for r in recs:
+        first.setdefault(r["prompt_id"], r)
     split_of = _splits(list(first), seed, shares or SHARES)
     pool = {s: [] for s in SHARES}
     for pid, r in first.items():
         system = prefs.system_prompts.get(pid)
         p = {"id": pid, "task": name, "kind": r.get("kind", "preference"), "split": split_of[pid], "user": r["prompt"],
              "tags": {}, **({"system": system} if system else {})}
+        p["messages"] = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": r["prompt"]}]
         pool[p["split"]].append(p)
+    chosen = chosen_answers(recs)
     described = preference_io.describe(prefs)
 
     def describe():
@@ -58,4 +81,5 @@ def build(source: str | Path, name: str | None = None, seed: int = 0, shares: di
         short_context=lambda p, n=60: p["user"][:n] + ("..." if len(p["user"]) > n else ""), describe=describe,
         weights={}, score=None, reference_answer=None, worse_answer=None, rubric_examples=None, personas={},
         gold_items=None, watch={}, instructions="Judge which answer is better for the person who asked.",
-        preferences=prefs.records)
+        writers={"chosen": (1.0, "the answer the file's annotators chose", lambda p, rng: chosen[p["id"]])},
+        preferences=recs, source=str(source))
