@@ -1,6 +1,7 @@
 # FeedbackLoop: `make pipeline` runs the tutorial, `make test` checks it. Both set themselves up.
 #   make pipeline                  notebooks 00 -> 05 headless in the automatic profile (cpu without a GPU)
 #   make pipeline PROFILE=gpu      ... in another profile (smoke, cpu, gpu); TASK=... likewise
+#   make pipeline DATA=prefs.jsonl ... on a preference file of your own (TRL rows, records, a datasets folder)
 #   make test                      lint, unit tests + every notebook under nbval in the smoke profile (TASK=support: that task's)
 #   make lint                      ruff (lint, import order), codespell, and committed notebooks without outputs
 #   make annotate-app              the annotation widget as a web page (Voila) for recruiters
@@ -20,6 +21,10 @@ endif
 ifdef TASK
 export FEEDBACKLOOP_TASK := $(TASK)
 endif
+ifdef DATA
+# a preference file (or save_to_disk folder, or Hub id) made the task: README, "Bring your own preferences"
+export FEEDBACKLOOP_DATA := $(if $(wildcard $(DATA)),$(abspath $(DATA)),$(DATA))
+endif
 # Hugging Face libraries: no telemetry; the Hub is still used when reachable.
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
@@ -27,7 +32,7 @@ export TOKENIZERS_PARALLELISM := false
 .PHONY: help install browser pipeline lint test annotate-app sample-data readme clean
 
 help:
-	@sed -n '1,10p' Makefile
+	@sed -n '1,11p' Makefile
 
 # The virtual environment is made once and reinstalled only when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -73,7 +78,7 @@ lint: install
 #   2. every other test, then the six hiring notebooks under nbval (tests/README.md: the tiers); with TASK=support
 #      the nbval run waits for stream 1, which runs the same task's notebooks in the same folders
 # `make test` fails when either stream does.
-TEST_ENV := FEEDBACKLOOP_PROFILE=smoke OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+TEST_ENV := FEEDBACKLOOP_PROFILE=smoke FEEDBACKLOOP_DATA= OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 PYTEST := $(PY) -m pytest -p no:cacheprovider -q
 STREAM1 := tests/test_adapt_guide.py tests/test_ppo_loop.py
 test: install browser lint

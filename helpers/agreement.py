@@ -321,10 +321,14 @@ def load_aggregated(paths) -> tuple[list[dict], list[dict], str]:
     return aggregate(sample)[0], aggregate(sample, exclude=tuple(flagged))[0], "the shipped sample"
 
 
-def heldout_prompt_ids(aggregated: list[dict], every: int) -> set[str]:
+def heldout_prompt_ids(aggregated: list[dict], every: int, task=None) -> set[str]:
     """Every `every`-th prompt id in sorted order: the comparisons on these prompts are never trained on
     (`02_reward_model`, `04_dpo` and `05` hold out the same ones with `PROFILE.heldout_every`, so their held-out
-    accuracies compare)."""
+    accuracies compare). A task made from a preference file (`task.preferences`) holds out its own split instead:
+    the prompts of its validation and test splits, drawn by prompt when the file was read."""
+    if task is not None and task.preferences is not None:
+        held = {p["id"] for split in ("validation", "test") for p in task.load_prompts(split)}
+        return held & {r["prompt_id"] for r in aggregated}
     return set(sorted({r["prompt_id"] for r in aggregated})[::every])
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import config
+from . import config, scoring
 
 # the columns of 05's cost-and-gain table (section 3), also the keys of each point it records in metrics.json
 EFFICIENCY_COLUMNS = ["method", "point", "preference_labels", "generated_tokens", "train_seconds", "gold_win_rate_vs_sft",
@@ -65,7 +65,10 @@ def stand_in_policy(method: str, task, source, paths, precision, tokenizer, scor
 # ---------------------------------------------------------------- every model on the held-out prompts (section 2)
 
 def gold_scored(task, prompts: list[dict], rows: pd.DataFrame) -> pd.DataFrame:
-    """The answers' gold scores, per dimension, and what the task watches, added as columns."""
+    """The answers' gold scores, per dimension, and what the task watches, added as columns (none for a task
+    without a gold rubric)."""
+    if not task.has_gold:
+        return rows
     scores = [task.score(p, t) for p, t in zip(prompts, rows.response)]
     rows["gold"] = [s.total for s in scores]
     for dim in task.weights:
@@ -102,12 +105,57 @@ def describe(task, rows: pd.DataFrame) -> dict:
     """A model's means over its answers: gold score (and per dimension), reward-model score, KL to the SFT policy,
     length, and the share of answers showing what the task watches."""
     kl = rows.kl.mean()
-    return {"gold_score_mean": round(float(rows.gold.mean()), 4),
-            "gold_dims": {d: round(float(rows[d].mean()), 4) for d in task.weights},
-            "rm_score_mean": round(float(rows.score.mean()), 4), "kl_to_sft": None if np.isnan(kl) else round(float(kl), 3),
+    gold = {"gold_score_mean": round(float(rows.gold.mean()), 4),
+            "gold_dims": {d: round(float(rows[d].mean()), 4) for d in task.weights}} if "gold" in rows else {}
+    return {**gold, "rm_score_mean": round(float(rows.score.mean()), 4), "kl_to_sft": None if np.isnan(kl) else round(float(kl), 3),
             "mean_length_tokens": round(float(rows.tokens.mean()), 1),
             **{f"{k}_share": round(float(rows[k].mean()), 4) for k in task.watch},
             "n": len(rows)}
+
+
+def proxy_win_rate(scores, baseline_scores, margin: float = 1e-6) -> dict:
+    """The reward model as the judge: how often an answer scores above the baseline's answer to the same prompt
+    (ties half), with Wilson's interval. A proxy: the reward model is what PPO and RLOO optimized, so on their
+    answers it is the judge most easily fooled. What a task without a gold rubric has, next to people."""
+    d = np.asarray(scores, dtype=float) - np.asarray(baseline_scores, dtype=float)
+    return scoring.tally(["tie" if abs(x) <= margin else "a" if x > 0 else "b" for x in d])
+
+
+def proxy_against(rows: pd.DataFrame, baseline: pd.DataFrame) -> dict:
+    """A tuned policy against the SFT policy by the reward model (`proxy_win_rate`, and the paired score gain)."""
+    won = proxy_win_rate(rows.score, baseline.score)
+    gain, gain_ci = paired_gain(baseline.score, rows.score)
+    return {"rm_win_rate_vs_sft": won["win_rate"], "rm_win_rate_vs_sft_ci95": won["ci95"],
+            "rm_wins_ties_losses_vs_sft": won["wins_ties_losses"], "rm_gain_vs_sft": gain, "rm_gain_vs_sft_ci95": gain_ci}
+
+
+def proxy_reading(results: dict, methods, published: dict) -> str:
+    """What a run without a gold rubric can say, in words: how far the reward model can be trusted (its held-out
+    accuracy against the labels, 02), DPO's implicit-reward accuracy (04), each policy by the reward model (a
+    proxy) and by people where they have judged."""
+    def ci(c):
+        return f"[{c[0]:.2f}, {c[1]:.2f}]"
+    rm, dpo = published.get("reward_model", {}), published.get("dpo", {})
+    lines = []
+    if "heldout_accuracy_vs_labels" in rm:
+        lines.append(f"- The reward model of 02 agrees with the held-out labels on {rm['heldout_accuracy_vs_labels']:.2f} "
+                     f"{ci(rm['heldout_accuracy_vs_labels_ci95'])} of {rm['heldout_n']} comparisons: that is how far its "
+                     "verdicts below can be trusted.")
+    if "implicit_accuracy_vs_labels_ci95" in dpo:
+        lines.append(f"- DPO's implicit reward on the same comparisons: {dpo['implicit_accuracy_vs_labels']:.2f} "
+                     f"{ci(dpo['implicit_accuracy_vs_labels_ci95'])}.")
+    for m in methods:
+        r = results[m]
+        human = (f'people prefer it {r["human_win_rate"]:.2f} {ci(r["human_win_rate_ci95"])} of the time' if "human_win_rate" in r
+                 else "no person has judged the blind comparisons yet")
+        lines.append(f"- {m}: the reward model prefers its answer to the SFT policy's {r['rm_win_rate_vs_sft']:.2f} "
+                     f"{ci(r['rm_win_rate_vs_sft_ci95'])} of the time (score gain {r['rm_gain_vs_sft']:+.2f} "
+                     f"[{r['rm_gain_vs_sft_ci95'][0]:+.2f}, {r['rm_gain_vs_sft_ci95'][1]:+.2f}]); KL to SFT "
+                     + (f"{r['kl_to_sft']:.1f}" if r.get("kl_to_sft") is not None else "-")
+                     + f"; {r['mean_length_tokens']:.0f} tokens; {human}.")
+    lines.append("- A proxy: PPO and RLOO were trained to please this very reward model, so its verdict on their answers is "
+                 "the easiest to fool. Only people (the blind side-by-side) or a gold rubric can say whether they are better.")
+    return "\n".join(lines)
 
 
 def _win_text(r: dict, key: str, ci: str, wtl: str) -> str:
@@ -119,6 +167,10 @@ def results_table(task, results: dict) -> pd.DataFrame:
     def row(r):
         gain = (f"{r['gold_gain_vs_sft']:+.3f} [{r['gold_gain_vs_sft_ci95'][0]:+.3f}, {r['gold_gain_vs_sft_ci95'][1]:+.3f}]"
                 if "gold_gain_vs_sft" in r else "-")
+        if "gold_score_mean" not in r:   # no gold rubric: the reward model's verdict, a proxy
+            return {"reward-model win rate vs SFT (proxy)": _win_text(r, "rm_win_rate_vs_sft", "rm_win_rate_vs_sft_ci95",
+                                                                       "rm_wins_ties_losses_vs_sft"),
+                    "reward-model score": r["rm_score_mean"], "KL to SFT": r["kl_to_sft"], "tokens": r["mean_length_tokens"]}
         return {"gold win rate vs SFT": _win_text(r, "gold_win_rate_vs_sft", "gold_win_rate_vs_sft_ci95", "wins_ties_losses_vs_sft"),
                 "gold gain vs SFT": gain,
                 "gold win rate vs untuned": _win_text(r, "gold_win_rate_vs_base", "gold_win_rate_ci95", "wins_ties_losses"),
@@ -151,19 +203,24 @@ def _save_and_show(fig, path: Path) -> None:
 
 def plot_win_rates(task, results: dict, methods: list[str], models: list[str], n_prompts: int, n_judges: int,
                    path: Path) -> None:
-    """Left: gold and "human" win rates against the SFT policy with 95% intervals; right: gold score per dimension."""
+    """Left: gold (a task without a rubric: the reward model's, a proxy) and "human" win rates against the SFT policy
+    with 95% intervals; right: gold score per dimension, where there is a rubric."""
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(14, 4))
+    fig, axes = plt.subplots(1, 2 if task.has_gold else 1, figsize=(14 if task.has_gold else 7, 4), squeeze=False)
+    axes = axes[0]
     x = np.arange(len(methods))
-    for k, (key, label) in enumerate((("gold_win_rate", "gold recruiter"), ("human_win_rate", f'"human" ({n_judges} judges)'))):
-        vals = [results[m].get(key if key != "gold_win_rate" else "gold_win_rate_vs_sft", np.nan) for m in methods]
-        cis = [results[m].get(f"{key}_ci95" if key != "gold_win_rate" else "gold_win_rate_vs_sft_ci95", [np.nan, np.nan]) for m in methods]
+    first = ("gold_win_rate_vs_sft", "gold recruiter") if task.has_gold else ("rm_win_rate_vs_sft", "reward model (a proxy)")
+    for k, (key, label) in enumerate((first, ("human_win_rate", f'"human" ({n_judges} judges)'))):
+        vals = [results[m].get(key, np.nan) for m in methods]
+        cis = [results[m].get(f"{key}_ci95", [np.nan, np.nan]) for m in methods]
         err = np.array([[v - c[0] for v, c in zip(vals, cis)], [c[1] - v for v, c in zip(vals, cis)]])
         axes[0].bar(x + (k - 0.5) * 0.38, vals, 0.38, yerr=err, capsize=4, label=label)
     axes[0].axhline(0.5, color="grey", ls="--", lw=1)
     axes[0].set(xticks=x, xticklabels=methods, ylim=(0, 1), ylabel="win rate vs SFT (ties half)",
                 title=f"win rate against the SFT policy, {n_prompts} test prompts, 95% CI")
     axes[0].legend()
+    if not task.has_gold:
+        return _save_and_show(fig, path)
     width = 0.8 / len(task.weights)
     for k, dim in enumerate(task.weights):
         axes[1].bar(np.arange(len(models)) + (k - (len(task.weights) - 1) / 2) * width, [results[n]["gold_dims"][dim] for n in models],

@@ -166,8 +166,61 @@ def _undefined(data: dict, key: str, fmt: str = ".2f") -> str:
 AUDITED = ("reward_model", "reward_model_clean", "base", "sft", "ppo", "rloo", "dpo")   # 05's fairness audit, in order
 
 
+def data_report_markdown(data: dict, reports_dir: Path) -> str:
+    """REPORT.md of a task made from a preference file: no gold rubric, so the labels, the reward model's verdict
+    (named a proxy) and people's, and what cannot be shown. Fails loudly on a missing number."""
+    require(data)
+    reports_dir = Path(reports_dir)
+    rm = data["reward_model"]
+    out = [f"# FeedbackLoop report: preferences `{data['task']}`, profile `{data['profile']}`", "",
+           "Generated from `metrics.json` in this folder; every number below was computed by the run that wrote it. The "
+           "task was made from a preference file (`FEEDBACKLOOP_DATA`): it has no gold rubric, so nothing here says how good "
+           "an answer is, only what the file's labels, the reward model trained on them, and people say.",
+           f"Model {data['base_model']}; hardware {data.get('hardware', 'not recorded')}; last stage finished "
+           f"{finished_at(data)}; {provenance_text(data)}.", "",
+           "## Stages", "", "| notebook | seconds | peak memory (MB) | commit |", "|---|---|---|---|"]
+    out += [f"| {n} | {s['seconds']:.0f} | {s['peak_mem_mb']:.0f} | {stage_commit(s)} |" for n, s in sorted(data["stages"].items())]
+    out += ["", "## The labels and the reward model", "",
+            f"{data['annotation']['n_labels']} labels by {len(data['annotation']['annotators'])} annotator(s); agreement: "
+            + (f"Krippendorff's alpha {get(data, 'annotation.krippendorff_alpha'):.2f}"
+               if data["annotation"].get("krippendorff_alpha") is not None else "not measurable (one label a comparison)") + ".",
+            "", "| held-out comparisons | reward model (02) vs the labels | DPO implicit reward (04) vs the labels | ECE | "
+            "reward-length Spearman |", "|---|---|---|---|---|",
+            f"| {rm['heldout_n']} | {_num(data, 'reward_model.heldout_accuracy_vs_labels')} "
+            f"{_ci(data, 'reward_model.heldout_accuracy_vs_labels_ci95')} | {_num(data, 'dpo.implicit_accuracy_vs_labels')} "
+            f"{_ci(data, 'dpo.implicit_accuracy_vs_labels_ci95')} | {_num(data, 'reward_model.ece', '.3f')} | "
+            f"{_num(data, 'reward_model.length_correlation')} |"]
+    out += ["", "## Policies on the test prompts, judged by the reward model (a proxy) and by people", "",
+            "| model | reward-model win rate vs SFT | reward-model score gain | \"human\" win rate vs SFT | reward-model score | "
+            "KL to SFT | tokens |", "|---|---|---|---|---|---|---|"]
+    for m in ("base", "sft", "ppo", "rloo", "dpo"):
+        pol, k = data["policies"].get(m), f"policies.{m}"
+        if pol is None:
+            continue
+        tuned = m not in ("base", "sft")
+        win = f"{_num(data, f'{k}.rm_win_rate_vs_sft')} {_ci(data, f'{k}.rm_win_rate_vs_sft_ci95')}" if tuned else "-"
+        gain = f"{_num(data, f'{k}.rm_gain_vs_sft', '+.2f')} {_ci(data, f'{k}.rm_gain_vs_sft_ci95', '+.2f')}" if tuned else "-"
+        human = (f"{_num(data, f'{k}.human_win_rate')} {_ci(data, f'{k}.human_win_rate_ci95')}" if "human_win_rate" in pol
+                 else "not judged" if tuned else "-")
+        kl = "-" if pol.get("kl_to_sft") is None else _num(data, f"{k}.kl_to_sft", ".1f")
+        out.append(f"| {({'base': 'untuned', 'sft': 'SFT'}).get(m, m)} | {win} | {gain} | {human} | "
+                   f"{_num(data, f'{k}.rm_score_mean', '+.2f')} | {kl} | "
+                   f"{_num(data, f'{k}.mean_length_tokens', '.0f')} |")
+    out += _figure(reports_dir, "05_win_rates.png")
+    out += ["", "## What this run cannot show", "",
+            "- Whether any policy is *better*: the reward model is what PPO and RLOO optimized, so its verdict on their answers "
+            "is the easiest to fool; the blind side-by-side (05) asks people, and its comparisons wait in the annotation store.",
+            "- Reward over-optimization and gold-judged sample efficiency: both need a judge other than the proxy.",
+            "- A fairness audit: the name-swap audit needs prompts that carry names and a world to swap them in.",
+            "- Add a gold rubric by writing a task (README: \"Adapt FeedbackLoop to your task and model\"), with these prompts."]
+    return "\n".join(out) + "\n"
+
+
 def report_markdown(data: dict, reports_dir: Path) -> str:
     """reports/REPORT.md, from metrics.json and the plots in reports_dir only. Fails loudly on a missing number."""
+    from .config import DATA_PREFIX
+    if str(data.get("task", "")).startswith(DATA_PREFIX):
+        return data_report_markdown(data, reports_dir)
     require(data)
     reports_dir = Path(reports_dir)
     stages = get(data, "stages")

@@ -186,9 +186,25 @@ SAFETY_CONTRACT = (     # tasks with guardrails (support): 05's safety section
 )
 
 
+DATA_CONTRACT = (      # a task made from a preference file (FEEDBACKLOOP_DATA): no gold rubric, the labels and a proxy
+    "profile", "task", "base_model", "seed", "stages", "provenance.commit", "provenance.clean",
+    "annotation.n_labels", "annotation.annotators",
+    "reward_model.quantization", "reward_model.heldout_accuracy_vs_labels", "reward_model.heldout_accuracy_vs_labels_ci95",
+    "reward_model.heldout_n", "reward_model.ece", "reward_model.length_correlation",
+    "dpo.implicit_accuracy_vs_labels", "dpo.implicit_accuracy_vs_labels_ci95",
+    *(f"policies.{m}.{k}" for m in ("base", "sft", "ppo", "dpo", "rloo") for k in ("rm_score_mean", "mean_length_tokens")),
+    *(f"policies.{m}.{k}" for m in ("ppo", "dpo", "rloo")
+      for k in ("kl_to_sft", "rm_win_rate_vs_sft", "rm_win_rate_vs_sft_ci95", "rm_gain_vs_sft", "train_seconds")),
+)
+
+
 def contract(data: dict) -> tuple[str, ...]:
-    """The keys a complete run of this task must have written: the common ones, and its task's audit."""
+    """The keys a complete run of this task must have written: the common ones, and its task's audit (a task made
+    from a preference file: `DATA_CONTRACT`)."""
+    from .config import DATA_PREFIX
     from .tasks import get as get_task
+    if str(data.get("task") or "").startswith(DATA_PREFIX):
+        return DATA_CONTRACT
     task = get_task(data.get("task") or None)
     return CONTRACT + (FAIRNESS_CONTRACT if task.fairness is not None else ()) + (SAFETY_CONTRACT if task.guardrails else ())
 

@@ -69,3 +69,14 @@ def test_a_prompt_with_only_ties_demonstrates_its_first_answer():
             {"prompt_id": "r", "prompt": "q2", "response_a": "v", "response_b": "w", "winner": "a"},
             {"prompt_id": "r", "prompt": "q2", "response_a": "u", "response_b": "w", "winner": "a"}]
     assert from_preferences.chosen_answers(recs) == {"p": "x", "r": "v"}
+
+
+def test_a_data_task_holds_out_its_own_splits_and_benchmarks_on_its_own_pairs(tmp_path):
+    from helpers import agreement
+    task = from_preferences.build(standard(tmp_path / "t.jsonl"))
+    held = agreement.heldout_prompt_ids(task.preferences, every=4, task=task)
+    pool = task.build_prompts()
+    assert held == {p["id"] for s in ("validation", "test") for p in pool[s]} and held
+    rows = task.known_pairs(25)                                   # more than the file's 20 comparisons: repeated
+    best = {q: c for q, c, _ in QA}
+    assert len(rows) == 25 and all(r["chosen"][0]["content"] == best[r["prompt"][-1]["content"]] for r in rows)

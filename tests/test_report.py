@@ -175,3 +175,29 @@ def test_readme_block_of_a_partial_run_says_no_whole_pipeline_ran():
     block = publish.readme_block(data)
     assert "no whole `make pipeline` recorded" in block and "finished 2026-01-01T09:59:00+00:00" in block
     assert block.startswith(publish.readme_markers("support")[0]) and "Last `make pipeline`" not in block
+
+
+def data_metrics() -> dict:
+    """A hand-made metrics.json of a task made from a preference file: the labels and the proxy, no gold."""
+    pol = lambda tuned: {"rm_score_mean": 0.2, "mean_length_tokens": 50.0, **(
+        {"kl_to_sft": 1.5, "rm_win_rate_vs_sft": 0.7, "rm_win_rate_vs_sft_ci95": [0.6, 0.8], "rm_gain_vs_sft": 0.4,
+         "rm_gain_vs_sft_ci95": [0.1, 0.7], "train_seconds": 100.0} if tuned else {})}
+    return {"profile": "cpu", "task": "data-tickets", "base_model": "m", "seed": 0, "hardware": "CPU only",
+            "provenance": {"commit": "0123456789abcdef", "clean": True},
+            "stages": {"00_setup": {"seconds": 10.0, "peak_mem_mb": 100.0, "finished_at": "2026-11-23T10:00:00+00:00"}},
+            "annotation": {"n_labels": 1000, "annotators": ["file"], "krippendorff_alpha": None},
+            "reward_model": {"quantization": "nf4", "heldout_accuracy_vs_labels": 0.66, "heldout_accuracy_vs_labels_ci95": [0.6, 0.72],
+                             "heldout_n": 200, "ece": 0.05, "length_correlation": 0.3},
+            "dpo": {"implicit_accuracy_vs_labels": 0.61, "implicit_accuracy_vs_labels_ci95": [0.55, 0.67]},
+            "policies": {"base": pol(False), "sft": pol(False), "ppo": pol(True), "rloo": pol(True), "dpo": pol(True)}}
+
+
+def test_a_run_without_gold_reports_the_labels_and_the_proxy_and_says_what_it_cannot_show(tmp_path):
+    data = data_metrics()
+    text = publish.report_markdown(data, tmp_path)
+    assert "| 200 | 0.66 [0.60, 0.72] | 0.61 [0.55, 0.67] |" in text
+    assert "| ppo | 0.70 [0.60, 0.80] | +0.40 [+0.10, +0.70] | not judged | +0.20 | 1.5 | 50 |" in text
+    assert "What this run cannot show" in text and "gold win rate" not in text and "not measurable" in text
+    del data["dpo"]["implicit_accuracy_vs_labels_ci95"]
+    with pytest.raises(report.MissingMetric, match="dpo.implicit_accuracy_vs_labels_ci95"):
+        publish.report_markdown(data, tmp_path)

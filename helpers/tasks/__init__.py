@@ -80,8 +80,7 @@ class Task:
 
     def no_gold(self, what: str) -> str:
         """The one line a notebook prints where it skips `what` for want of a gold rubric."""
-        return (f"{what} needs a gold rubric, and this task has none (it was made from a preference file, {self.title}): "
-                "skipped.")
+        return f"{what}: skipped, for want of a gold rubric (this task was made from a preference file, {self.title})."
 
     def _needs_gold(self, what: str) -> None:
         if not self.has_gold:
@@ -128,7 +127,18 @@ class Task:
 
     def known_pairs(self, n: int) -> list[dict]:
         """n TRL preference rows of known quality (the careful answer chosen over the worse one) on the first train
-        prompts: what the memory and speed benchmarks of 02 and 04 train on, at this task's lengths."""
+        prompts: what the memory and speed benchmarks of 02 and 04 train on, at this task's lengths. A task made from
+        a preference file gives its own first n decided comparisons (repeated if it has fewer)."""
+        if self.preferences is not None:
+            by_id = {p["id"]: p for split in self.splits for p in self.load_prompts(split)}
+            decided = [r for r in self.preferences if r["winner"] in ("a", "b")]
+            if not decided:
+                raise ValueError(f"{self.source}: every comparison is a tie; there is nothing to train on")
+            rows = [decided[i % len(decided)] for i in range(n)]
+            return [{"prompt": self.messages(by_id[r["prompt_id"]]),
+                     "chosen": [{"role": "assistant", "content": r[f"response_{r['winner']}"]}],
+                     "rejected": [{"role": "assistant", "content": r["response_b" if r["winner"] == "a" else "response_a"]}]}
+                    for r in rows]
         self._needs_gold("pairs of known quality")
         prompts = self.build_prompts()["train"][:n]
         return [{"prompt": self.messages(p), "chosen": [{"role": "assistant", "content": self.reference_answer(p)}],
