@@ -50,6 +50,7 @@ install: $(VENV)/.installed
 
 pipeline: install
 	@set -e; start=$$(date +%s); \
+	if [ -n "$$FEEDBACKLOOP_DATA" ]; then $(PY) -m helpers.preference_io "$$FEEDBACKLOOP_DATA" >/dev/null; fi; \
 	out=$$($(PY) -c "from helpers import config as c; print(c.paths(c.choose_profile()).run.relative_to(c.ROOT) / 'notebooks')"); \
 	mkdir -p "$$out"; \
 	for nb in $(NOTEBOOKS); do \
@@ -74,13 +75,14 @@ lint: install
 
 # Two streams at once, one thread each (two torch processes with every thread each would fight over the cores):
 #   1. the README's adaptation guide (tests/test_adapt_guide.py), which runs the support task's six notebooks
-#      with `make pipeline TASK=support PROFILE=smoke`, and the PPO loop's tests; its output is shown when it ends
+#      with `make pipeline TASK=support PROFILE=smoke`, its "Bring your own preferences" (tests/test_own_preferences.py:
+#      the six notebooks on a preference file in each format), and the PPO loop's tests; its output is shown when it ends
 #   2. every other test, then the six hiring notebooks under nbval (tests/README.md: the tiers); with TASK=support
 #      the nbval run waits for stream 1, which runs the same task's notebooks in the same folders
 # `make test` fails when either stream does.
 TEST_ENV := FEEDBACKLOOP_PROFILE=smoke FEEDBACKLOOP_DATA= OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 PYTEST := $(PY) -m pytest -p no:cacheprovider -q
-STREAM1 := tests/test_adapt_guide.py tests/test_ppo_loop.py
+STREAM1 := tests/test_adapt_guide.py tests/test_own_preferences.py tests/test_ppo_loop.py
 test: install browser lint
 	@mkdir -p runs; log=runs/test_stream1.log; start=$$(date +%s); \
 	FEEDBACKLOOP_TASK= $(TEST_ENV) $(PYTEST) $(STREAM1) > $$log 2>&1 & first=$$!; \
@@ -88,7 +90,7 @@ test: install browser lint
 		&& { [ "$${FEEDBACKLOOP_TASK:-hiring}" != support ] || wait $$first; } \
 		&& $(TEST_ENV) $(PYTEST) $(NOTEBOOKS) --nbval-lax --nbval-current-env --nbval-cell-timeout=1800; rest=$$?; \
 	wait $$first; firsts=$$?; \
-	echo "== $(STREAM1) (the support task's smoke pipeline, the PPO loop), run beside the tests above:"; cat $$log; \
+	echo "== $(STREAM1) (the smoke pipelines of the support task and of preference files, the PPO loop), run beside the tests above:"; cat $$log; \
 	echo "make test: $$(( $$(date +%s) - start )) s after lint"; exit $$(( rest || firsts ))
 
 annotate-app: install

@@ -135,3 +135,15 @@ def test_the_smoke_pipeline_runs_on_every_format(make, tmp_path, clean_runs):
     assert {r["winner"] for r in exported} == {"a", "b"}          # chosen-first rows are not all "a"
     several = make is record_format
     assert (metrics["annotation"]["krippendorff_alpha"] is not None) == several
+
+
+def test_a_bad_file_stops_the_pipeline_before_anything_is_written(tmp_path, clean_runs):
+    rows = trl_rows(False)[:5]
+    bad = tmp_path / "acct_bad.jsonl"
+    bad.write_text("".join(json.dumps(r) + "\n" for r in rows[:2]) + "{not json\n" + json.dumps(rows[3]) + "\n")
+    task = config.data_task_name(bad)
+    clean_runs.append(task)
+    done = run(f"make pipeline DATA={bad} PROFILE=smoke")
+    out = done.stdout + done.stderr
+    assert done.returncode != 0 and "acct_bad.jsonl:3" in out
+    assert not any(folder.exists() for folder in made_by(task))      # nothing written for the refused file

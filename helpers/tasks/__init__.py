@@ -128,10 +128,12 @@ class Task:
     def known_pairs(self, n: int) -> list[dict]:
         """n TRL preference rows of known quality (the careful answer chosen over the worse one) on the first train
         prompts: what the memory and speed benchmarks of 02 and 04 train on, at this task's lengths. A task made from
-        a preference file gives its own first n decided comparisons (repeated if it has fewer)."""
+        a preference file gives its own n shortest decided comparisons (repeated if it has fewer): the ones most likely
+        to fit a profile's maximum length, which a trainer would otherwise drop."""
         if self.preferences is not None:
             by_id = {p["id"]: p for split in self.splits for p in self.load_prompts(split)}
-            decided = [r for r in self.preferences if r["winner"] in ("a", "b")]
+            decided = sorted((r for r in self.preferences if r["winner"] in ("a", "b")),
+                             key=lambda r: len(r["prompt"]) + max(len(r["response_a"]), len(r["response_b"])))
             if not decided:
                 raise ValueError(f"{self.source}: every comparison is a tie; there is nothing to train on")
             rows = [decided[i % len(decided)] for i in range(n)]
