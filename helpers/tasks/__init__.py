@@ -162,11 +162,10 @@ def get(name: str | None = None) -> Task:
     """The task named, else FEEDBACKLOOP_DATA's, else FEEDBACKLOOP_TASK, else hiring: `build()` of the folder
     helpers/tasks/<name>/, or for a data task (`data-...`) `from_preferences.build` of FEEDBACKLOOP_DATA's file."""
     key = choose_task(name)
-    if key.startswith(DATA_PREFIX):
-        from . import from_preferences
+    if key.startswith(DATA_PREFIX):   # loaded by name, as a task folder is: from_preferences builds on Task
         source = data_source()
         if (key, source) not in _CACHE:
-            _CACHE[(key, source)] = from_preferences.build(source, key)
+            _CACHE[(key, source)] = importlib.import_module(f"{__name__}.from_preferences").build(source, key)
         return _CACHE[(key, source)]
     if key not in _CACHE:
         task = importlib.import_module(f"{__name__}.{key}").build()
