@@ -65,7 +65,6 @@ def build(source: str | Path, name: str | None = None, seed: int = 0, shares: di
         system = prefs.system_prompts.get(pid)
         p = {"id": pid, "task": name, "kind": r.get("kind", "preference"), "split": split_of[pid], "user": r["prompt"],
              "tags": {}, **({"system": system} if system else {})}
-        p["messages"] = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": r["prompt"]}]
         pool[p["split"]].append(p)
     chosen = chosen_answers(recs)
     described = preference_io.describe(prefs)
@@ -74,7 +73,7 @@ def build(source: str | Path, name: str | None = None, seed: int = 0, shares: di
         import pandas as pd
         return {"preference data": pd.DataFrame({"value": {k: str(v) for k, v in described.items()}})}
 
-    return Task(
+    task = Task(
         name=name, title=f"preferences from {Path(str(source)).name}", system_prompt=prefs.system_prompt or "",
         kinds=tuple(sorted({p["kind"] for s in pool.values() for p in s})), splits={s: len(v) for s, v in pool.items()},
         build_prompts=lambda: pool, render_user_message=lambda p: p["user"],
@@ -83,3 +82,6 @@ def build(source: str | Path, name: str | None = None, seed: int = 0, shares: di
         gold_items=None, watch={}, instructions="Judge which answer is better for the person who asked.",
         writers={"chosen": (1.0, "the answer the file's annotators chose", lambda p, rng: chosen[p["id"]])},
         preferences=recs, source=str(source))
+    for p in (p for ps in pool.values() for p in ps):   # the chat every notebook reads off a prompt, as Task.messages makes it
+        p["messages"] = task.messages(p)
+    return task
