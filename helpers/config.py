@@ -182,11 +182,21 @@ def choose_task(name: str | None = None) -> str:
     return name
 
 
+PRECISION_ENV = "FEEDBACKLOOP_PRECISION"   # auto (default), fp32, bf16 or fp16: overrides the choice by device
+
+
 @dataclass(frozen=True)
 class Precision:
-    """How to hold weights and train on this device. fp16 needs a loss scaler; bf16 does not."""
+    """How this device computes: the one precision policy every stage follows (sampling, scoring, SFT, reward model,
+    PPO, RLOO, DPO, evaluation, audit).
+
+    `dtype` is what the matrix products run in; `weights_dtype` what models are loaded in. On a CPU with native bf16
+    the weights stay fp32 (LoRA merges, optimizer states and saved models keep full precision) and the computation
+    runs under bf16 autocast: `with precision.autocast():` around a forward pass, `trainer_flags` for a TRL trainer
+    (which autocasts itself). On CUDA the weights are loaded in half precision, as before. fp16 needs a loss scaler;
+    bf16 does not."""
     device: str
-    dtype_name: str  # "float32", "float16" or "bfloat16"
+    dtype_name: str  # "float32", "float16" or "bfloat16": the compute precision
     reason: str
 
     @property
@@ -195,22 +205,97 @@ class Precision:
         return getattr(torch, self.dtype_name)
 
     @property
+    def weights_dtype(self):
+        import torch
+        return torch.float32 if self.device == "cpu" else self.dtype
+
+    @property
     def trainer_flags(self) -> dict:
         """Keyword arguments for a transformers/TRL TrainingArguments, set explicitly (TRL defaults to bf16)."""
         return {"bf16": self.dtype_name == "bfloat16", "fp16": self.dtype_name == "float16"}
 
+    def autocast(self):
+        """The context a forward pass outside a trainer runs in: bf16 autocast on a CPU with native bf16, nothing
+        elsewhere (fp32, or CUDA weights already in half precision)."""
+        import contextlib
 
-def choose_precision(device: str | None = None) -> Precision:
-    """fp32 on the CPU; on CUDA bf16 where the GPU supports it (Ampere and newer), else fp16 (T4, V100)."""
+        import torch
+        if self.device == "cpu" and self.dtype_name == "bfloat16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def describe(self) -> dict:
+        """For the report: the device, the compute and weight dtypes, why, and (on a CPU) its name and bf16 flags."""
+        out = {"device": self.device, "compute": self.dtype_name,
+               "weights": str(self.weights_dtype).replace("torch.", ""), "reason": self.reason}
+        if self.device == "cpu":
+            out["cpu"] = cpu_name()
+            out["cpu_bf16_flags"] = sorted(cpu_flags() & CPU_BF16_FLAGS)
+        return out
+
+
+def autocast_for(model):
+    """`choose_precision(...).autocast()` for the device `model` lives on: what every forward pass outside a trainer
+    runs in (sampling, scoring, PPO's passes, evaluation, the audit)."""
+    return choose_precision(next(model.parameters()).device.type).autocast()
+
+
+CPU_BF16_FLAGS = {"avx512_bf16", "amx_bf16"}   # native bf16 matrix products (AVX-512 BF16, Intel AMX)
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (/proc/cpuinfo on Linux; on macOS `sysctl`); empty where neither can be read."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    import subprocess
+    try:
+        out = subprocess.run(["sysctl", "-n", "machdep.cpu.features", "machdep.cpu.leaf7_features"],
+                             capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    return {f.lower().replace(".", "_") for f in out.split()}
+
+
+def cpu_name() -> str:
+    import platform
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def choose_precision(device: str | None = None, override: str | None = None) -> Precision:
+    """The precision policy, decided here only: on a CPU, bf16 autocast where it has native bf16 (avx512_bf16 or
+    AMX), else fp32; on CUDA, bf16 on Ampere and newer, else fp16 (T4, V100). FEEDBACKLOOP_PRECISION (or
+    `override`): fp32, bf16 or fp16 forces one (fp32 is the path to compare against); auto or unset decides."""
     import torch
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    forced = (override or os.environ.get(PRECISION_ENV) or "auto").strip().lower()
+    names = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat16": "bfloat16",
+             "fp16": "float16", "float16": "float16"}
+    if forced != "auto":
+        if forced not in names:
+            raise ValueError(f"{PRECISION_ENV}={forced!r}: choose auto, fp32, bf16 or fp16")
+        if device == "cpu" and names[forced] == "float16":
+            raise ValueError(f"{PRECISION_ENV}=fp16 is for CUDA (a T4): a CPU runs fp32 or bf16")
+        return Precision(device, names[forced], f"forced by {PRECISION_ENV}={forced}")
     if device.startswith("cuda"):
         major, minor = torch.cuda.get_device_capability(device)
         if major >= 8:
             return Precision(device, "bfloat16", f"compute capability {major}.{minor} supports bf16")
         return Precision(device, "float16", f"compute capability {major}.{minor} has no bf16 (T4-class): fp16")
-    return Precision(device, "float32", "CPU: fp32 (half precision is slow or unsupported on CPUs)")
+    native = sorted(cpu_flags() & CPU_BF16_FLAGS)
+    if native:
+        return Precision(device, "bfloat16", f"CPU with native bf16 ({', '.join(native)}): bf16 autocast, fp32 weights")
+    return Precision(device, "float32", "CPU without native bf16 (no avx512_bf16 or AMX): fp32")
 
 
 @dataclass(frozen=True)

@@ -98,9 +98,12 @@ def pair_logps(model, tokenizer, rows: list[dict], max_length: int | None = None
             ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], device=device)
             attn = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs], device=device)
             comp = torch.tensor([m + [0] * (width - len(m)) for m in masks], device=device)
-            logits = model(input_ids=ids, attention_mask=attn, use_cache=False).logits[:, :-1].float()
-            logp = torch.log_softmax(logits, -1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
-            m = comp[:, 1:].bool()
+            # logits only where a response token is predicted: from the shortest prompt's last token on
+            keep = width - min(m.index(1) if 1 in m else len(m) for m in masks) + 1
+            with config.autocast_for(model):
+                logits = model(input_ids=ids, attention_mask=attn, use_cache=False, logits_to_keep=keep).logits
+            logp = torch.log_softmax(logits[:, :-1].float(), -1).gather(-1, ids[:, width - keep + 1:].unsqueeze(-1)).squeeze(-1)
+            m = comp[:, width - keep + 1:].bool()
             logps.append(torch.where(m, logp, torch.zeros_like(logp)).sum(1).cpu())
             counts.append(m.sum(1).cpu())
     model.train(was_training)

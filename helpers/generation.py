@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
+from . import config
+
 
 @dataclass
 class Sample:
@@ -67,11 +69,12 @@ def sample(model, tokenizer, prompts: list[dict], k: int = 1, max_new_tokens: in
                 cache.batch_repeat_interleave(k)
             ids, attn = ids.repeat_interleave(k, dim=0), attn.repeat_interleave(k, dim=0)
             torch.manual_seed(seed * 100_003 + b)
-            out = model.generate(input_ids=ids, attention_mask=attn, past_key_values=cache,
-                                 max_new_tokens=max_new_tokens, do_sample=not greedy,
-                                 temperature=temperature if not greedy else None,
-                                 top_p=top_p if not greedy else None, top_k=None if not greedy else None,
-                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=stop_ids)
+            with config.autocast_for(model):
+                out = model.generate(input_ids=ids, attention_mask=attn, past_key_values=cache,
+                                     max_new_tokens=max_new_tokens, do_sample=not greedy,
+                                     temperature=temperature if not greedy else None,
+                                     top_p=top_p if not greedy else None, top_k=None if not greedy else None,
+                                     pad_token_id=tokenizer.pad_token_id, eos_token_id=stop_ids)
             new = out[:, ids.shape[1]:]
             for row in range(new.shape[0]):
                 i, s = idx[row // k], row % k
@@ -90,8 +93,9 @@ def prefill(model, input_ids, attention_mask):
     from transformers import DynamicCache
     cache = DynamicCache(config=model.config)
     position_ids = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
-    model(input_ids=input_ids[:, :-1], attention_mask=attention_mask[:, :-1], position_ids=position_ids[:, :-1],
-          past_key_values=cache, use_cache=True, logits_to_keep=1)
+    with config.autocast_for(model):
+        model(input_ids=input_ids[:, :-1], attention_mask=attention_mask[:, :-1], position_ids=position_ids[:, :-1],
+              past_key_values=cache, use_cache=True, logits_to_keep=1)
     return cache
 
 

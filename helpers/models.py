@@ -247,7 +247,7 @@ def load_model(source: ModelSource | str, kind: str = "policy", precision: confi
         raise ValueError(f"kind must be 'policy' or 'reward', not {kind!r}")
     precision = precision or config.choose_precision()
     path = source.path if isinstance(source, ModelSource) else source
-    kwargs = {"dtype": precision.dtype}
+    kwargs = {"dtype": precision.weights_dtype}   # fp32 on a CPU: bf16 there is autocast, not storage
     if quantize_4bit:
         kwargs["quantization_config"] = bnb_4bit_config(precision)
         kwargs["device_map"] = {"": precision.device}

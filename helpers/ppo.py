@@ -14,6 +14,7 @@ from typing import Callable
 
 import torch
 
+from . import config
 from .generation import eos_ids
 from .ppo_math import (
     AdaptiveKLController,
@@ -27,6 +28,7 @@ from .ppo_math import (
     token_rewards,
     value_loss,
 )
+from .trunk import FrozenTrunk, token_logprobs
 
 # ------------------------------------------------------------------ the loop: rollouts, update, checkpoints
 
@@ -55,7 +57,10 @@ class PPOConfig:
                                      # make the sampled distribution differ from the one the loss sees
     no_eos_penalty: float = 1.0      # taken off the score of a response that never ends
     logprobs_from_rollout: bool = True   # old log pi and entropy from the logits generate sampled from: one pass fewer
-    value_head: bool = False         # critic = a linear head on the reference pass's hidden states (no critic model)
+                                     # (without `trunk` only: it differs from the training pass's numbers in bf16)
+    value_head: bool = False         # critic = a linear head on hidden states (no critic model); `trunk` needs it
+    trunk: bool = False              # the blocks below the LoRA blocks run once a rollout (helpers/trunk.py): the old
+                                     # policy, the reference, the values and every epoch run only the top blocks
     checkpoint_every: int = 10
     seed: int = 0
 
@@ -98,7 +103,8 @@ def rollout(policy, tokenizer, prompts: list[list[dict]], cfg: PPOConfig, genera
     try:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(generator_seed)
-            out = policy.generate(**enc, generation_config=bare)
+            with config.autocast_for(policy):
+                out = policy.generate(**enc, generation_config=bare)
     finally:
         inner.generation_config = saved
         policy.train(was_training)
@@ -128,17 +134,15 @@ def response_logprobs(model, r: Rollout, temperature: float, idx=slice(None), wi
                       with_hidden: bool = False):
     """log pi(token) of each response token given everything before it, at the sampling temperature; and its
     entropy, and (`with_hidden`) the last hidden state at the same positions: the state before each response token,
-    which a value head reads."""
+    which a value head reads. Every block runs, under the precision policy; the LM head runs in fp32 on the response
+    positions only (`trunk.token_logprobs`, the same computation as PPO's kept-trunk passes)."""
     ids, attn, pos = _inputs(r, idx)
     n = r.response.shape[1]
-    # only the logits that predict response tokens: the full-vocabulary tensor is the big one
-    out = model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=False, logits_to_keep=n + 1,
-                output_hidden_states=with_hidden)
-    logits = out.logits[:, :-1].float() / temperature
-    logp = torch.log_softmax(logits, dim=-1).gather(-1, r.response[idx].unsqueeze(-1)).squeeze(-1)
-    entropy = entropy_from_logits(logits) if with_entropy else None
+    with config.autocast_for(model):
+        hidden = FrozenTrunk(model, split=0).full(ids, attn, pos)[:, -(n + 1):-1]
+    logp, entropy = token_logprobs(model, hidden, r.response[idx], temperature, with_entropy)
     if with_hidden:
-        return logp, entropy, out.hidden_states[-1][:, -(n + 1):-1].float()
+        return logp, entropy, hidden.float()
     return logp, entropy
 
 
@@ -147,7 +151,8 @@ def critic_values(critic, r: Rollout, idx=slice(None)) -> torch.Tensor:
     The critic is a sequence-classification model (a reward model's copy): its backbone, then its `score` head."""
     ids, attn, pos = _inputs(r, idx)
     seq_cls = critic.get_base_model() if hasattr(critic, "get_base_model") else critic
-    hidden = seq_cls.model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=False).last_hidden_state
+    with config.autocast_for(critic):
+        hidden = seq_cls.model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=False).last_hidden_state
     q = r.query.shape[1]
     return seq_cls.score(hidden[:, q - 1:-1].to(seq_cls.score.weight.dtype)).squeeze(-1).float()
 
@@ -162,8 +167,11 @@ class PPO:
 
     def __init__(self, policy, critic, tokenizer, score_fn: Callable[[list[list[dict]], list[str]], torch.Tensor],
                  cfg: PPOConfig, out_dir: Path | None = None, evaluators: dict[str, Callable] | None = None):
-        if cfg.value_head:   # no critic model: a linear value head on the hidden states the reference pass computes
+        if cfg.trunk and not cfg.value_head:
+            raise ValueError("PPOConfig(trunk=True) needs value_head=True: a critic model would run its own full passes")
+        if cfg.value_head:   # no critic model: a linear value head on hidden states the policy's passes compute anyway
             critic = ValueHead(policy.config.hidden_size).to(next(policy.parameters()).device)
+        self.trunk = FrozenTrunk(policy) if cfg.trunk else None
         self.policy, self.critic, self.tokenizer, self.score_fn, self.cfg = policy, critic, tokenizer, score_fn, cfg
         self.evaluators = dict(evaluators or {})
         self.out_dir = Path(out_dir) if out_dir else None
@@ -180,13 +188,22 @@ class PPO:
         cfg = self.cfg
         started = time.perf_counter()
         r = rollout(self.policy, self.tokenizer, prompts, cfg, generator_seed=cfg.seed * 1_000_003 + self.step,
-                    keep_sampling_logprobs=cfg.logprobs_from_rollout)
+                    keep_sampling_logprobs=cfg.logprobs_from_rollout and not cfg.trunk)
         with torch.no_grad():
             self.policy.eval()
             self.critic.eval()
+            kept = self.trunk.bottom(*_inputs(r)) if cfg.trunk else None   # the frozen blocks, once a rollout
             old_logp, entropy, ref_logp, values, features = [], [], [], [], []
             for start in range(0, len(prompts), cfg.minibatch_size):   # in minibatches: bounded memory
                 mb = torch.arange(start, min(start + cfg.minibatch_size, len(prompts)))
+                if cfg.trunk:    # old policy, value head on its hidden states, reference: the top blocks only
+                    lp, ent, hidden = self._top_logprobs(r, kept, mb, with_entropy=True)
+                    old_logp.append(lp)
+                    entropy.append(ent)
+                    values.append(self.critic(hidden))
+                    with self.policy.disable_adapter():
+                        ref_logp.append(self._top_logprobs(r, kept, mb)[0])
+                    continue
                 if not cfg.logprobs_from_rollout:     # the saving off: score the rollout again
                     lp, ent = response_logprobs(self.policy, r, cfg.temperature, idx=mb, with_entropy=True)
                     old_logp.append(lp)
@@ -201,7 +218,7 @@ class PPO:
                 ref_logp.append(ref)
                 if not cfg.value_head:
                     values.append(critic_values(self.critic, r, idx=mb))
-            if cfg.logprobs_from_rollout:             # what generate sampled from is the old policy's log pi
+            if cfg.logprobs_from_rollout and not cfg.trunk:   # what generate sampled from is the old policy's log pi
                 old_logp, entropy = [r.stats["sampling_logprobs"]], [r.stats["sampling_entropy"]]
             old_logp, entropy, ref_logp, values = (torch.cat(t) for t in (old_logp, entropy, ref_logp, values))
             features = torch.cat(features) if features else None
@@ -220,13 +237,23 @@ class PPO:
             for start in range(0, n, cfg.minibatch_size):
                 mb = order[start:start + cfg.minibatch_size]
                 m = r.mask[mb]
-                new_logp, _ = response_logprobs(self.policy, r, cfg.temperature, idx=mb)
+                if cfg.trunk:
+                    new_logp, _, hidden = self._top_logprobs(r, kept, mb)
+                else:
+                    new_logp, _ = response_logprobs(self.policy, r, cfg.temperature, idx=mb)
                 p_loss, p_stats = policy_loss(new_logp, old_logp[mb], advantages[mb], m, cfg.clip)
+                if not acc["policy_loss"]:   # before any update the ratio is 1 but for numerical noise: how much
+                    ratio_error = masked_mean((new_logp.detach() - old_logp[mb]).exp().sub(1).abs(), m).item()
                 self.opt_policy.zero_grad(set_to_none=True)
                 p_loss.backward()
                 torch.nn.utils.clip_grad_norm_([p for p in self.policy.parameters() if p.requires_grad], cfg.max_grad_norm)
                 self.opt_policy.step()
-                v = self.critic(features[mb]) if cfg.value_head else critic_values(self.critic, r, idx=mb)
+                if cfg.trunk:      # the value head reads the policy's hidden states; its loss does not move the policy
+                    v = self.critic(hidden.detach())
+                elif cfg.value_head:
+                    v = self.critic(features[mb])
+                else:
+                    v = critic_values(self.critic, r, idx=mb)
                 v_loss, v_stats = value_loss(v, values[mb], returns[mb], m, cfg.clip_value)
                 self.opt_critic.zero_grad(set_to_none=True)
                 v_loss.backward()
@@ -245,6 +272,7 @@ class PPO:
             "response_tokens": r.mask.sum(dim=1).float().mean().item(),
             "ended": r.ended.float().mean().item(),
             "explained_variance": explained_variance(values, returns, r.mask),
+            "ratio_error_at_start": ratio_error,                  # mean |ratio - 1| before the first update: precision noise
             **{k: sum(v) / len(v) for k, v in acc.items()},
             **{f"eval_{name}": sum(vals) / len(vals) for name, fn in self.evaluators.items()
                for vals in [list(fn(prompts, r.texts))]},
@@ -256,6 +284,15 @@ class PPO:
         if self.out_dir and cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
             self.save_checkpoint()
         return stats
+
+    def _top_logprobs(self, r: Rollout, kept, idx, with_entropy: bool = False):
+        """log pi of rows `idx`'s response tokens (and entropy, and the hidden states a value head reads) from the kept
+        trunk: the top blocks only, under the precision policy, the LM head in fp32."""
+        n = r.response.shape[1]
+        with config.autocast_for(self.policy):
+            hidden = self.trunk.top(kept, idx)[:, -(n + 1):-1]
+        logp, entropy = token_logprobs(self.policy, hidden, r.response[idx], self.cfg.temperature, with_entropy)
+        return logp, entropy, hidden.float()
 
     # checkpoints ----------------------------------------------------------------------------------------------
     def save_checkpoint(self) -> Path:

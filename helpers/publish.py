@@ -40,6 +40,12 @@ def stage_commit(stage: dict) -> str:
     return stage["commit"][:7] + ("" if stage.get("clean") else " (uncommitted changes)")
 
 
+def precision_text(data: dict) -> str:
+    """The precision the run computed in (config.Precision.describe), or that it was not recorded."""
+    p = data.get("precision")
+    return f"{p['compute']} compute with {p['weights']} weights" if p else "precision not recorded"
+
+
 def readme_block(data: dict) -> str:
     """The README's measured block: how long each notebook took, where, in which profile."""
     begin, end = readme_markers(data.get("task"))
@@ -48,7 +54,7 @@ def readme_block(data: dict) -> str:
     finished = finished_at(data)
     lines = [begin, "",
              f"{lead}: profile `{get(data, 'profile')}`, task `{get(data, 'task')}`, model {get(data, 'base_model')}, "
-             f"on {get(data, 'hardware')}, torch {get(data, 'versions.torch')}, finished {finished}; "
+             f"on {get(data, 'hardware')}, {precision_text(data)}, torch {get(data, 'versions.torch')}, finished {finished}; "
              f"{provenance_text(data)}.",
              "", "| notebook | seconds | peak memory (MB) | commit |", "|---|---|---|---|"]
     for name, stage in sorted(get(data, "stages").items()):

@@ -17,6 +17,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .config import choose_precision, cpu_name
+
 
 def read(path: Path) -> dict:
     path = Path(path)
@@ -92,8 +94,7 @@ def hardware() -> str:
             return f"{torch.cuda.get_device_name(0)} (CUDA), {os.cpu_count()} CPU cores"
     except ImportError:
         pass
-    cpu = platform.processor() or platform.machine()
-    return f"CPU only: {cpu}, {os.cpu_count()} cores"
+    return f"CPU only: {cpu_name()} ({platform.machine()}), {os.cpu_count()} cores"
 
 
 class Stage:
@@ -121,7 +122,8 @@ def start_run(metrics_path: Path, profile, task: str, base_model: str) -> dict:
     import transformers
     import trl
     header = {"profile": profile.name, "task": task, "base_model": base_model, "seed": profile.seed,
-              "hardware": hardware(), "python": platform.python_version(), "provenance": provenance(),
+              "hardware": hardware(), "precision": choose_precision().describe(),
+              "python": platform.python_version(), "provenance": provenance(),
               "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__}}
     return update(metrics_path, header)
 

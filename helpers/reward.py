@@ -74,8 +74,9 @@ def keep_trainable_fp32(trainer, precision: config.Precision) -> int:
     """TRL (1.16, reward_trainer.py) casts every trainable parameter of a quantized model to bf16, following the
     QLoRA paper. With fp32 compute (the CPU) the score head then meets fp32 activations and fails with
     "expected m1 and m2 to have the same dtype"; under fp16 mixed precision (a T4, which emulates bf16) the
-    weights would lose their fp32 master copy. Cast them back before the optimizer exists; returns how many."""
-    if precision.dtype_name == "bfloat16":
+    weights would lose their fp32 master copy, and so would they under a CPU's bf16 autocast. Cast them back
+    before the optimizer exists; returns how many."""
+    if precision.weights_dtype == torch.bfloat16:   # bf16 weights (Ampere and newer): TRL's cast is the recipe
         return 0
     n = 0
     for p in trainer.model.parameters():
@@ -108,7 +109,8 @@ def score(model, tokenizer, prompts: list[list[dict]], responses: list[str], bat
     for i in range(0, len(texts), batch_size):
         enc = tokenizer(texts[i:i + batch_size], padding=True, truncation=True, max_length=max_length,
                         return_tensors="pt", add_special_tokens=False).to(device)
-        out.append(model(**enc).logits.squeeze(-1).float().cpu())
+        with config.autocast_for(model):
+            out.append(model(**enc).logits.squeeze(-1).float().cpu())
     model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import config
+
 
 def common_prefix(seqs: list[list[int]]) -> int:
     n = min(len(s) for s in seqs)
@@ -38,7 +40,7 @@ def _family_forward(model, seqs: list[list[int]], keep: int, pad_id: int):
     import torch
     device = next(model.parameters()).device
     L = max(1, min(common_prefix(seqs), min(len(s) for s in seqs) - keep))
-    with torch.no_grad():
+    with torch.no_grad(), config.autocast_for(model):
         pre = model(input_ids=torch.tensor([seqs[0][:L]], device=device), use_cache=True)
         cache = pre.past_key_values
         cache.batch_repeat_interleave(len(seqs))
@@ -104,7 +106,7 @@ def branch_scores(model, heads: list[list[int]], endings: list[list[list[int]]],
                           torch.ones(len(tails), t_width, dtype=torch.long, device=device)], dim=1)
         ids = torch.tensor([t + [pad_id] * (t_width - len(t)) for t in tails], device=device)
         positions = L + head_len[:, None] + torch.arange(t_width, device=device)[None]
-        with torch.no_grad():
+        with torch.no_grad(), config.autocast_for(model):
             res = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache)
         out[fam] = res.logits.float().reshape(len(fam), K).cpu().numpy()
     return out

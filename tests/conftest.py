@@ -20,6 +20,15 @@ def smoke_model() -> str:
     return models.resolve_model(config.PROFILES["smoke"]).path
 
 
+@pytest.fixture
+def fp32(monkeypatch):
+    """The fp32 path (FEEDBACKLOOP_PRECISION=fp32), for tests that check two computations of the same numbers against
+    each other to float noise: bf16 autocast (the default on a CPU with native bf16) rounds each its own way."""
+    from helpers import config
+    monkeypatch.setenv(config.PRECISION_ENV, "fp32")
+    return config.choose_precision("cpu")
+
+
 @pytest.fixture(scope="session")
 def pool():
     return hiring.build_prompts()

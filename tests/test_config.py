@@ -44,9 +44,33 @@ def test_precision_on_cuda(monkeypatch, capability, dtype):
     assert p.trainer_flags == {"bf16": dtype == "bfloat16", "fp16": dtype == "float16"}
 
 
-def test_precision_on_cpu_is_fp32():
+def test_precision_on_cpu_follows_native_bf16_and_can_be_forced(monkeypatch):
+    """bf16 autocast (fp32 weights) exactly where the CPU has native bf16; FEEDBACKLOOP_PRECISION forces a choice."""
+    import torch
+    monkeypatch.delenv(config.PRECISION_ENV, raising=False)
+    monkeypatch.setattr(config, "cpu_flags", lambda: {"avx2", "avx512_bf16"})
+    bf16 = config.choose_precision("cpu")
+    assert bf16.dtype_name == "bfloat16" and bf16.weights_dtype == torch.float32
+    assert bf16.trainer_flags == {"bf16": True, "fp16": False} and "avx512_bf16" in bf16.reason
+    with bf16.autocast():
+        assert torch.is_autocast_enabled("cpu")
+    monkeypatch.setattr(config, "cpu_flags", lambda: {"avx2", "amx_bf16"})
+    assert config.choose_precision("cpu").dtype_name == "bfloat16"
+    monkeypatch.setattr(config, "cpu_flags", lambda: {"avx2", "avx512f"})
     p = config.choose_precision("cpu")
     assert p.dtype_name == "float32" and p.trainer_flags == {"bf16": False, "fp16": False}
+    with p.autocast():
+        assert not torch.is_autocast_enabled("cpu")
+    monkeypatch.setattr(config, "cpu_flags", lambda: {"avx512_bf16"})
+    monkeypatch.setenv(config.PRECISION_ENV, "fp32")
+    assert config.choose_precision("cpu").dtype_name == "float32"
+    assert config.choose_precision("cpu", override="bf16").dtype_name == "bfloat16"
+    monkeypatch.setenv(config.PRECISION_ENV, "fp16")
+    with pytest.raises(ValueError, match="CUDA"):
+        config.choose_precision("cpu")
+    monkeypatch.setenv(config.PRECISION_ENV, "fp8")
+    with pytest.raises(ValueError, match="auto, fp32, bf16 or fp16"):
+        config.choose_precision("cpu")
 
 
 def test_smoke_never_writes_the_published_report(monkeypatch):

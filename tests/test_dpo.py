@@ -6,7 +6,8 @@ from conftest import smoke_model
 
 from helpers import config, dpo, generation, models, reward
 
-PRECISION = config.choose_precision("cpu")
+PRECISION = config.choose_precision("cpu", override="fp32")
+pytestmark = pytest.mark.usefixtures("fp32")   # exact comparisons (conftest.fp32)
 SMOKE = config.choose_profile("smoke")
 QUESTIONS = ("Describe a good interview.", "What is a resume?", "Name a skill.", "Say hello to the team.")
 

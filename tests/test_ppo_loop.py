@@ -68,8 +68,10 @@ def test_ppo_raises_a_known_reward_and_leaves_the_reference_alone(trained):
         assert key in history[-1]
 
 
-def test_logprobs_are_those_the_samples_were_drawn_from(tmp_path):
-    """A generation_config with a repetition penalty (some models ship one) must not change what is sampled."""
+def test_logprobs_are_those_the_samples_were_drawn_from(tmp_path, monkeypatch):
+    """A generation_config with a repetition penalty (some models ship one) must not change what is sampled. In fp32:
+    under bf16 generate's cached decoding and a scoring pass round differently (why PPO's trunk path rescores)."""
+    monkeypatch.setenv(config.PRECISION_ENV, "fp32")
     trainer = make(tmp_path)
     trainer.policy.get_base_model().generation_config.repetition_penalty = 1.3
     r = ppo.rollout(trainer.policy, trainer.tokenizer, PROMPTS[:4], trainer.cfg, generator_seed=1,
@@ -133,8 +135,10 @@ def test_evaluation_of_the_base_model_has_zero_kl_and_a_saved_policy_reloads(tra
         models.load_policy(tmp_path / "nothing-here")
 
 
-def test_old_logprobs_from_the_rollout_give_the_step_a_scoring_pass_gives(tmp_path):
-    """The saving of 03 (no second forward pass for log pi_old): the same step, up to float noise."""
+def test_old_logprobs_from_the_rollout_give_the_step_a_scoring_pass_gives(tmp_path, monkeypatch):
+    """The saving of the path without a trunk (no second forward pass for log pi_old): the same step, up to float
+    noise, in fp32."""
+    monkeypatch.setenv(config.PRECISION_ENV, "fp32")
     saved = make(tmp_path / "saved").train_step(PROMPTS[:4])
     unsaved = make(tmp_path / "unsaved", logprobs_from_rollout=False).train_step(PROMPTS[:4])
     assert saved["reward"] == unsaved["reward"] and saved["response_tokens"] == unsaved["response_tokens"]

@@ -7,7 +7,8 @@ from conftest import smoke_model
 
 from helpers import config, models, shared_prefix
 
-PRECISION = config.choose_precision("cpu")
+PRECISION = config.choose_precision("cpu", override="fp32")
+pytestmark = pytest.mark.usefixtures("fp32")   # exact comparisons (conftest.fp32)
 HEAD = "Job: data analyst. Candidate: "
 TAILS = ["Mary Yoder, 3 yrs; SQL.", "Jason Pham, 3 yrs; SQL.", "Linda Ceja, 3 yrs; SQL, Python and dashboards."]
 
