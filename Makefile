@@ -76,12 +76,13 @@ lint: install
 # Two streams at once, one thread each (two torch processes with every thread each would fight over the cores):
 #   1. the README's adaptation guide (tests/test_adapt_guide.py), which runs the support task's six notebooks
 #      with `make pipeline TASK=support PROFILE=smoke`, its "Bring your own preferences" (tests/test_own_preferences.py:
-#      the six notebooks on a preference file in each format), and the PPO loop's tests; its output is shown when it ends
+#      the six notebooks on the support sample as a preference file, 00 and 01 on a file in each format), and the PPO
+#      loop's tests; its output is shown when it ends
 #   2. every other test, then the six hiring notebooks under nbval (tests/README.md: the tiers); with TASK=support
 #      the nbval run waits for stream 1, which runs the same task's notebooks in the same folders
 # `make test` fails when either stream does.
 TEST_ENV := FEEDBACKLOOP_PROFILE=smoke FEEDBACKLOOP_DATA= OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-PYTEST := $(PY) -m pytest -p no:cacheprovider -q
+PYTEST := $(PY) -m pytest -p no:cacheprovider -q --durations=12
 STREAM1 := tests/test_adapt_guide.py tests/test_own_preferences.py tests/test_ppo_loop.py
 test: install browser lint
 	@mkdir -p runs; log=runs/test_stream1.log; start=$$(date +%s); \

@@ -114,7 +114,7 @@ class Bench:
                                                    max_length=self.profile.max_prompt_tokens + self.profile.max_new_tokens)
 
     def sample(self, path, precision, batch_size=None):
-        policy = models.load_model(self.base, "policy", precision)
+        policy = models.load_model(self.base, "policy", precision, frozen=True)   # as 00 and 05 sample
         prompts = [{"id": p["id"], "messages": self.task.messages(p)} for p in self.test]
         batch = batch_size or self.gen_batch[path]
         sample(policy, self.tokenizer, prompts[:2], k=1, max_new_tokens=4, batch_size=2, seed=0, desc="warm-up")

@@ -70,7 +70,7 @@ def run(precision_name: str, a, profile, task, paths) -> dict:
     start = time.perf_counter()
     demos = sft.demonstrations(task, sft.demo_prompts(task, a.demos, paths), profile.seed)
     sft.train(base, demos, profile.replace(sft_epochs=1), precision, tmp / "sft")
-    policy = models.load_model(str(tmp / "sft"), "policy", precision)
+    policy = models.load_model(str(tmp / "sft"), "policy", precision, frozen=True)
     tok = models.load_tokenizer(str(tmp / "sft"), padding_side="left")
     test = task.load_prompts("test", a.test, path=paths.data / "prompts.jsonl")
     answers = sample(policy, tok, [{"id": p["id"], "messages": task.messages(p)} for p in test], k=1,

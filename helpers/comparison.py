@@ -83,7 +83,7 @@ def untuned_samples(task, profile, precision, tokenizer, prompts: list[dict], me
     """The untuned model (the second baseline) on the same prompts at the same temperature, gold-scored: no
     adapters to switch off, so no KL to the SFT policy is estimated for it."""
     from . import generation, models
-    untuned = models.load_model(models.resolve_model(profile).path, "policy", precision)
+    untuned = models.load_model(models.resolve_model(profile).path, "policy", precision, frozen=True)
     out = generation.sample(untuned, tokenizer, [{"id": p["id"], "messages": m} for p, m in zip(prompts, messages)],
                             max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=1.0,
                             batch_size=profile.gen_batch_size, seed=seed, max_prompt_tokens=profile.max_prompt_tokens,

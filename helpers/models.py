@@ -239,15 +239,17 @@ def bnb_4bit_config(precision: config.Precision):
 
 
 def load_model(source: ModelSource | str, kind: str = "policy", precision: config.Precision | None = None,
-               quantize_4bit: bool = False):
+               quantize_4bit: bool = False, frozen: bool = False):
     """Load the base model as a policy (`kind="policy"`, a causal LM) or a reward backbone
-    (`kind="reward"`, a sequence classifier with one score output), optionally 4-bit nf4."""
+    (`kind="reward"`, a sequence classifier with one score output), optionally 4-bit nf4. `frozen=True`: nothing will
+    train, merge into or save these weights (sampling from them, scoring with them), so they are held in the
+    precision's `frozen_dtype` (bf16 on a CPU with native bf16) instead of `weights_dtype`."""
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
     if kind not in ("policy", "reward"):
         raise ValueError(f"kind must be 'policy' or 'reward', not {kind!r}")
     precision = precision or config.choose_precision()
     path = source.path if isinstance(source, ModelSource) else source
-    kwargs = {"dtype": precision.weights_dtype}   # fp32 on a CPU: bf16 there is autocast, not storage
+    kwargs = {"dtype": precision.frozen_dtype if frozen else precision.weights_dtype}   # config.Precision
     if quantize_4bit:
         kwargs["quantization_config"] = bnb_4bit_config(precision)
         kwargs["device_map"] = {"": precision.device}

@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
         responses, model_name = records.load_rows(run), meta["model"]
     else:   # the answers 01 compares come from the SFT policy (trained here through helpers/sft.py if 00 did not)
         source = sft.policy_source(task, profile, config.choose_precision(), paths.make())
-        tokenizer, model = models.load_tokenizer(source), models.load_model(source, "policy")
+        tokenizer, model = models.load_tokenizer(source), models.load_model(source, "policy", frozen=True)
         responses = generate_responses(model, tokenizer, prompts, profile)
         model_name = source.name
     if not args.relabel:

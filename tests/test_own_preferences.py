@@ -1,5 +1,5 @@
-"""The README's "Bring your own preferences": every command in it runs, in the order shown, and the smoke pipeline
-runs 00-05 on a preference file in each format the section names (issue 20)."""
+"""The README's "Bring your own preferences": every command in it runs, in the order shown (the smoke pipeline, 00-05,
+on the support sample), and 00 and 01 run on a preference file in each format the section names."""
 
 import json
 import random
@@ -123,13 +123,19 @@ def record_format(folder):
 
 
 @pytest.mark.parametrize("make", [trl_standard, trl_conversational, dataset_folder, record_format])
-def test_the_smoke_pipeline_runs_on_every_format(make, tmp_path, clean_runs):
+def test_every_format_becomes_a_task_that_00_and_01_run_on(make, tmp_path, clean_runs):
+    """Each format the section names is read into a task on which 00 (SFT on the chosen answers) and 01 (the labels in
+    the store, agreement where two or more label a comparison) run. Past 01 a run reads 01's export and the task, the
+    same whatever format the file had: the section's own `make pipeline DATA=...` (the support sample, records with
+    several annotators) runs all six notebooks on one (test_every_command_of_the_section_runs)."""
     source = make(tmp_path)
     task = config.data_task_name(source)
     clean_runs.append(task)
-    done = run(f"make pipeline DATA={source} PROFILE=smoke")
+    done = run(f"FEEDBACKLOOP_DATA={source} FEEDBACKLOOP_PROFILE=smoke jupyter-execute --timeout=-1 "
+               "00_setup.ipynb 01_annotate.ipynb")
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    metrics = check_run(task)
+    metrics = json.loads((ROOT / "reports" / "smoke" / task / "metrics.json").read_text())
+    assert metrics["task"] == task and {"00_setup", "01_annotate"} <= set(metrics["stages"])
     exported = [json.loads(line) for line in (ROOT / "data" / "generated" / task / "smoke" / "preferences.jsonl")
                 .read_text().splitlines()]
     assert {r["winner"] for r in exported} == {"a", "b"}          # chosen-first rows are not all "a"
