@@ -7,6 +7,8 @@
 #   make annotate-app              the annotation widget as a web page (Voila) for recruiters
 #   make sample-data               regenerate data/<task>/ (prompts, sample responses and preferences); TASK=support
 #   make readme                    rewrite the README's measured-results block from reports/metrics.json
+#   make bench                     seconds and memory of each unit of work, fp32 path against the default (reports/BENCHMARKS.md)
+#   make bench-quality             what the default precision learns against fp32, same data and seeds (reports/QUALITY_PRECISION.md)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -29,10 +31,10 @@ endif
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install browser pipeline lint test annotate-app sample-data readme clean
+.PHONY: help install browser pipeline lint test annotate-app sample-data readme bench bench-quality clean
 
 help:
-	@sed -n '1,11p' Makefile
+	@sed -n '1,13p' Makefile
 
 # The virtual environment is made once and reinstalled only when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -75,23 +77,25 @@ lint: install
 
 # Two streams at once, one thread each (two torch processes with every thread each would fight over the cores):
 #   1. the README's adaptation guide (tests/test_adapt_guide.py), which runs the support task's six notebooks
-#      with `make pipeline TASK=support PROFILE=smoke`, its "Bring your own preferences" (tests/test_own_preferences.py:
-#      the six notebooks on the support sample as a preference file, 00 and 01 on a file in each format), and the PPO
-#      loop's tests; its output is shown when it ends
-#   2. every other test, then the six hiring notebooks under nbval (tests/README.md: the tiers); with TASK=support
-#      the nbval run waits for stream 1, which runs the same task's notebooks in the same folders
+#      with `make pipeline TASK=support PROFILE=smoke`, and its "Bring your own preferences" commands
+#      (tests/test_own_preferences.py: the six notebooks on the support sample as a preference file); its output is
+#      shown when it ends
+#   2. every other test (00 and 01 on a preference file in each format among them), then the six hiring notebooks
+#      under nbval (tests/README.md: the tiers); with TASK=support the nbval run waits for stream 1, which runs the
+#      same task's notebooks in the same folders
 # `make test` fails when either stream does.
 TEST_ENV := FEEDBACKLOOP_PROFILE=smoke FEEDBACKLOOP_DATA= OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 PYTEST := $(PY) -m pytest -p no:cacheprovider -q --durations=12
-STREAM1 := tests/test_adapt_guide.py tests/test_own_preferences.py tests/test_ppo_loop.py
+STREAM1 := tests/test_adapt_guide.py tests/test_own_preferences.py::test_every_command_of_the_section_runs
 test: install browser lint
 	@mkdir -p runs; log=runs/test_stream1.log; start=$$(date +%s); \
 	FEEDBACKLOOP_TASK= $(TEST_ENV) $(PYTEST) $(STREAM1) > $$log 2>&1 & first=$$!; \
-	FEEDBACKLOOP_TASK= $(TEST_ENV) $(PYTEST) tests $(addprefix --ignore=,$(STREAM1)) \
+	FEEDBACKLOOP_TASK= $(TEST_ENV) $(PYTEST) tests --ignore=tests/test_adapt_guide.py \
+		--deselect=tests/test_own_preferences.py::test_every_command_of_the_section_runs \
 		&& { [ "$${FEEDBACKLOOP_TASK:-hiring}" != support ] || wait $$first; } \
 		&& $(TEST_ENV) $(PYTEST) $(NOTEBOOKS) --nbval-lax --nbval-current-env --nbval-cell-timeout=1800; rest=$$?; \
 	wait $$first; firsts=$$?; \
-	echo "== $(STREAM1) (the smoke pipelines of the support task and of preference files, the PPO loop), run beside the tests above:"; cat $$log; \
+	echo "== $(STREAM1) (the smoke pipelines of the support task and of its sample as a preference file), run beside the tests above:"; cat $$log; \
 	echo "make test: $$(( $$(date +%s) - start )) s after lint"; exit $$(( rest || firsts ))
 
 annotate-app: install
@@ -102,6 +106,13 @@ sample-data: install
 
 readme: install
 	$(PY) -m helpers.publish --readme --report
+
+# One process each, nothing else running beside it (two torch processes on two cores slow each other many times over).
+bench: install
+	$(PY) -m benchmarks.bench --sweep
+
+bench-quality: install
+	$(PY) -m benchmarks.quality
 
 clean:
 	rm -rf runs data/generated reports/smoke .pytest_cache

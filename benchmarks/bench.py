@@ -9,8 +9,9 @@ Two paths are measured for every row:
 
 - baseline: fp32 (FEEDBACKLOOP_PRECISION=fp32), PPO with a critic model and every pass over all blocks (the old
   policy's log-probabilities from generate's logits), TRL's LM head over every position in RLOO;
-- default: the precision policy of this device (config.choose_precision: bf16 autocast on a CPU with native bf16),
-  PPO on the kept trunk with a value head (helpers/trunk.py), the LM head on the scored positions only.
+- default: the precision policy of this device (config.choose_precision: bf16 autocast on a CPU with native bf16,
+  models only sampled from held in bf16), PPO on the kept trunk with a value head (helpers/trunk.py) and its
+  rollouts sampled from a merged copy (helpers/sampler.py), the LM head on the scored positions only.
 
 Rows: seconds per 100 sampled answers, per PPO episode, per RLOO completion, per 100 SFT demonstrations (one epoch),
 per 100 reward-model pairs and per 100 DPO pairs (the reference pass included), and the peak resident memory of each
@@ -133,7 +134,7 @@ class Bench:
         critic = None if fast else ppo.critic_model(precision, source=self.base, r=p.lora_r)
         cfg = ppo.PPOConfig(steps=2, batch_size=p.ppo_batch_size, minibatch_size=max(2, p.ppo_batch_size // 2),
                             ppo_epochs=2, learning_rate=p.ppo_learning_rate, critic_learning_rate=p.ppo_learning_rate,
-                            max_new_tokens=p.ppo_max_new_tokens, value_head=fast, trunk=fast, checkpoint_every=0,
+                            max_new_tokens=p.ppo_max_new_tokens, value_head=fast, trunk=fast, sampler_copy=fast, checkpoint_every=0,
                             seed=p.seed)
         trainer = ppo.PPO(policy, critic, self.tokenizer, self.rm(), cfg)
         chats = [self.task.messages(q) for q in self.train]
@@ -234,7 +235,7 @@ def markdown(result: dict) -> str:
              "Seconds per unit; peak resident memory of the measurement. baseline: fp32, PPO with a critic model and "
              "full passes, TRL's LM head over every position. default: "
              f"{result['precision']['default']['compute']} ({result['precision']['default']['reason']}), PPO on the kept "
-             "trunk with a value head, the LM head on scored positions only.",
+             "trunk with a value head and rollouts from a merged bf16 copy, the LM head on scored positions only.",
              "",
              "| unit | baseline s | default s | speedup | baseline peak MB | default peak MB | measured on |",
              "|---|---:|---:|---:|---:|---:|---|"]

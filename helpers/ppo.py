@@ -28,6 +28,7 @@ from .ppo_math import (
     token_rewards,
     value_loss,
 )
+from .sampler import SamplerCopy
 from .trunk import FrozenTrunk, token_logprobs
 
 # ------------------------------------------------------------------ the loop: rollouts, update, checkpoints
@@ -61,6 +62,7 @@ class PPOConfig:
     value_head: bool = False         # critic = a linear head on hidden states (no critic model); `trunk` needs it
     trunk: bool = False              # the blocks below the LoRA blocks run once a rollout (helpers/trunk.py): the old
                                      # policy, the reference, the values and every epoch run only the top blocks
+    sampler_copy: bool = False       # sample rollouts from a plain copy, LoRA merged in before each (helpers/sampler.py)
     checkpoint_every: int = 10
     seed: int = 0
 
@@ -172,6 +174,7 @@ class PPO:
         if cfg.value_head:   # no critic model: a linear value head on hidden states the policy's passes compute anyway
             critic = ValueHead(policy.config.hidden_size).to(next(policy.parameters()).device)
         self.trunk = FrozenTrunk(policy) if cfg.trunk else None
+        self.sampler = SamplerCopy(policy) if cfg.sampler_copy else None
         self.policy, self.critic, self.tokenizer, self.score_fn, self.cfg = policy, critic, tokenizer, score_fn, cfg
         self.evaluators = dict(evaluators or {})
         self.out_dir = Path(out_dir) if out_dir else None
@@ -187,8 +190,9 @@ class PPO:
     def train_step(self, prompts: list[list[dict]]) -> dict:
         cfg = self.cfg
         started = time.perf_counter()
-        r = rollout(self.policy, self.tokenizer, prompts, cfg, generator_seed=cfg.seed * 1_000_003 + self.step,
-                    keep_sampling_logprobs=cfg.logprobs_from_rollout and not cfg.trunk)
+        sampler = self.sampler.sync() if self.sampler else self.policy
+        r = rollout(sampler, self.tokenizer, prompts, cfg, generator_seed=cfg.seed * 1_000_003 + self.step,
+                    keep_sampling_logprobs=cfg.logprobs_from_rollout and not cfg.trunk and not self.sampler)
         with torch.no_grad():
             self.policy.eval()
             self.critic.eval()
@@ -204,7 +208,7 @@ class PPO:
                     with self.policy.disable_adapter():
                         ref_logp.append(self._top_logprobs(r, kept, mb)[0])
                     continue
-                if not cfg.logprobs_from_rollout:     # the saving off: score the rollout again
+                if not cfg.logprobs_from_rollout or self.sampler:     # score the rollout again
                     lp, ent = response_logprobs(self.policy, r, cfg.temperature, idx=mb, with_entropy=True)
                     old_logp.append(lp)
                     entropy.append(ent)
@@ -218,7 +222,7 @@ class PPO:
                 ref_logp.append(ref)
                 if not cfg.value_head:
                     values.append(critic_values(self.critic, r, idx=mb))
-            if cfg.logprobs_from_rollout and not cfg.trunk:   # what generate sampled from is the old policy's log pi
+            if cfg.logprobs_from_rollout and not cfg.trunk and not self.sampler:   # what generate sampled from: log pi_old
                 old_logp, entropy = [r.stats["sampling_logprobs"]], [r.stats["sampling_entropy"]]
             old_logp, entropy, ref_logp, values = (torch.cat(t) for t in (old_logp, entropy, ref_logp, values))
             features = torch.cat(features) if features else None

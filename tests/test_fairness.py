@@ -5,7 +5,7 @@ import pytest
 import torch
 from conftest import smoke_model
 
-from helpers import audit, config, models
+from helpers import audit, models
 from helpers.tasks.hiring import audit_names, fairness
 from helpers.tasks.hiring import world as hiring
 
@@ -120,8 +120,8 @@ def tok():
     return models.load_tokenizer(smoke_model())
 
 
-def test_advance_logodds_matches_a_hand_computed_forward_pass(tok, counterfactual):
-    model = models.load_model(smoke_model(), "policy", config.choose_precision("cpu")).eval()
+def test_advance_logodds_matches_a_hand_computed_forward_pass(tok, counterfactual, fp32):
+    model = models.load_model(smoke_model(), "policy", fp32).eval()     # an exact comparison: the fp32 path
     qs = counterfactual[:3]
     fast = fairness.advance_logodds(model, tok, qs)                                         # one token each
     slow = fairness.advance_logodds(model, tok, qs, options=("advance", "hold"))           # several tokens
@@ -138,10 +138,10 @@ def test_advance_logodds_matches_a_hand_computed_forward_pass(tok, counterfactua
         assert s == pytest.approx(logp("advance") - logp("hold"), abs=2e-3)
 
 
-def test_reward_margin_matches_the_reward_models_own_scores(tok, counterfactual):
+def test_reward_margin_matches_the_reward_models_own_scores(tok, counterfactual, fp32):
     from helpers import reward
     torch.manual_seed(0)
-    rm = models.load_model(smoke_model(), "reward", config.choose_precision("cpu")).eval()
+    rm = models.load_model(smoke_model(), "reward", fp32).eval()         # an exact comparison: the fp32 path
     qs = counterfactual[:2]
     got = fairness.reward_margin(rm, tok, qs)
     pairs = [fairness.decision_answers(q) for q in qs]

@@ -24,7 +24,8 @@ def make(tmp_path, **overrides):
     cfg = ppo.PPOConfig(**{"batch_size": 8, "minibatch_size": 4, "ppo_epochs": 2, "learning_rate": 2e-3,
                            "critic_learning_rate": 1e-3, "kl_coef": 0.0, "max_new_tokens": 16,
                            "checkpoint_every": 1, "seed": 3, **overrides})
-    return ppo.PPO(ppo.policy_model(base, PRECISION, r=8), ppo.critic_model(PRECISION, source=base, r=8), tok,
+    critic = None if cfg.value_head else ppo.critic_model(PRECISION, source=base, r=8)
+    return ppo.PPO(ppo.policy_model(base, PRECISION, r=8, top_layers=2 if cfg.trunk else None), critic, tok,
                    short_is_good, cfg, tmp_path)
 
 
@@ -35,7 +36,9 @@ def mean_reward(trainer, rounds=4):
     return short_is_good(None, texts).mean().item()
 
 
-ADAPTIVE = {"kl_coef": 0.05, "kl_target": 1.0, "kl_horizon": 8}     # the KL path and its controller too
+# 03's path (a value head on the policy's hidden states, the kept trunk, rollouts from a merged copy), with the KL
+# path and its controller; `make()` without these is the path with a critic model and full passes
+ADAPTIVE = {"kl_coef": 0.05, "kl_target": 1.0, "kl_horizon": 8, "value_head": True, "trunk": True, "sampler_copy": True}
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +69,8 @@ def test_ppo_raises_a_known_reward_and_leaves_the_reference_alone(trained):
     assert torch.equal(trained["ref_before"], ref_after)
     for key in ("kl", "entropy", "clipfrac", "approx_kl", "value_loss", "explained_variance", "response_tokens"):
         assert key in history[-1]
+    assert isinstance(trainer.critic, ppo.ValueHead) and trainer.trunk.split == 2
+    assert history[-1]["value_loss"] < history[0]["value_loss"]       # the value head learns to predict the returns
 
 
 def test_logprobs_are_those_the_samples_were_drawn_from(tmp_path, monkeypatch):
@@ -93,6 +98,8 @@ def test_resume_continues_from_the_same_step(trained, tmp_path):
     resumed.resume(ckpt)
     assert resumed.step == 2 and len(resumed.history) == 2
     assert resumed.kl.value != ADAPTIVE["kl_coef"]                       # the controller's state came back
+    assert torch.equal(resumed.critic.linear.weight,                                   # the value head came back
+                       torch.load(ckpt / "value_head.pt", weights_only=True)["linear.weight"])
     third = resumed.train_step(PROMPTS)
     assert third["step"] == 3
     for key in ("reward", "kl", "kl_coef", "policy_loss", "value_loss"):
@@ -144,18 +151,3 @@ def test_old_logprobs_from_the_rollout_give_the_step_a_scoring_pass_gives(tmp_pa
     assert saved["reward"] == unsaved["reward"] and saved["response_tokens"] == unsaved["response_tokens"]
     for key, tol in (("entropy", 1e-2), ("policy_loss", 1e-2), ("approx_kl", 1e-3), ("value_loss", 1e-3)):
         assert abs(saved[key] - unsaved[key]) < tol, (key, saved[key], unsaved[key])
-
-
-def test_a_value_head_on_the_reference_pass_learns_and_resumes(tmp_path):
-    """The cheap critic: a linear head on the hidden states of the reference pass (no critic model) still lets PPO
-    raise a known reward, and its weights travel with the checkpoint."""
-    trainer = make(tmp_path / "a", value_head=True)
-    assert isinstance(trainer.critic, ppo.ValueHead)
-    before = mean_reward(trainer)
-    history = [trainer.train_step(PROMPTS) for _ in range(8)]
-    after = mean_reward(trainer)
-    assert after > before + 0.15, (before, after, [round(h["reward"], 2) for h in history])
-    assert history[-1]["value_loss"] < history[0]["value_loss"]       # the head learns to predict the returns
-    resumed = make(tmp_path / "b", value_head=True)
-    resumed.resume(ppo.latest_checkpoint(tmp_path / "a"))
-    assert torch.equal(resumed.critic.linear.weight, trainer.critic.linear.weight) and resumed.step == trainer.step

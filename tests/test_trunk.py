@@ -85,3 +85,25 @@ def test_the_forced_fp32_path_still_trains(fp32):
                                                                       value_head=True, trunk=True, seed=3))
     stats = trainer.train_step(PROMPTS)
     assert stats["ratio_error_at_start"] < 1e-6 and all(v == v for v in stats.values())   # no NaN
+
+
+def test_the_sampler_copy_computes_what_the_policy_computes_after_each_sync(fp32):
+    """helpers/sampler.py: after `sync` the plain copy gives the policy's logits (fp32: the same weights, merged), with
+    the adapter as trained now, and the base model's where the adapters are off."""
+    from helpers.sampler import SamplerCopy
+    policy, tok, cfg, r = policy_and_rollout(fp32)
+    copy = SamplerCopy(policy)
+    ids, attn, pos = ppo._inputs(r)
+
+    def logits(model):
+        with torch.no_grad():
+            return model(input_ids=ids, attention_mask=attn, position_ids=pos).logits
+    m = attn.bool()
+    assert (logits(copy.sync()) - logits(policy)).abs()[m].max().item() < 1e-3
+    with torch.no_grad():                      # the adapter trains on: the next sync carries the change
+        for n, p in policy.named_parameters():
+            if "lora_B" in n:
+                p.add_(0.05)
+    assert (logits(copy.sync()) - logits(policy)).abs()[m].max().item() < 1e-3
+    with policy.disable_adapter():
+        assert (logits(copy.sync()) - logits(policy)).abs()[m].max().item() < 1e-3
