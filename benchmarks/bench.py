@@ -14,9 +14,9 @@ Two paths are measured for every row:
   rollouts sampled from a merged copy (helpers/sampler.py), the LM head on the scored positions only.
 
 Rows: seconds per 100 sampled answers, per PPO episode, per RLOO completion, per 100 SFT demonstrations (one epoch),
-per 100 reward-model pairs and per 100 DPO pairs (the reference pass included), and the peak resident memory of each
-(VmHWM, reset before each measurement; GPU allocation on CUDA). The models are the profile's base model with fresh
-adapters and an untrained reward head: the cost of the work, not its quality (the quality table is
+per 100 reward-model pairs and per 100 DPO pairs (the reference pass included), and the memory each adds at its
+peak (VmHWM, reset before each measurement, less the resident set before it; GPU allocation on CUDA). The models
+are the profile's base model with fresh adapters and an untrained reward head: the cost of the work, not its quality (the quality table is
 `python -m benchmarks.quality`). Writes reports/benchmarks.json (the commit, the CPU, `rows`) and
 reports/BENCHMARKS.md.
 """
@@ -84,11 +84,27 @@ def path_settings(path: str):
             trl_utils._use_triton = saved_triton
 
 
+def resident_mb() -> float:
+    """This process's resident set now (Linux); 0 where it cannot be read."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def timed(fn) -> tuple[float, float]:
+    """Seconds `fn` took, and the memory it added at its peak: the peak resident set during it less what was resident
+    before (models the measurement loaded itself count; what earlier rows left behind does not)."""
+    import gc
+    gc.collect()
+    before = 0.0 if torch.cuda.is_available() else resident_mb()
     reset_peak()
     start = time.perf_counter()
     fn()
-    return time.perf_counter() - start, peak_mb()
+    return time.perf_counter() - start, peak_mb() - before
 
 
 # ---------------------------------------------------------------- the rows
@@ -232,19 +248,20 @@ def markdown(result: dict) -> str:
              f"Written by `make bench` (`python -m benchmarks.bench`) at commit {result['commit']}, profile "
              f"{result['profile']}, model {result['model']}, on {result['hardware']} (flags with bf16: "
              f"{', '.join(result['precision']['default'].get('cpu_bf16_flags', [])) or 'none'}), torch {result['torch']}. "
-             "Seconds per unit; peak resident memory of the measurement. baseline: fp32, PPO with a critic model and "
+             "Seconds per unit; memory: what the measurement added at its peak over what was resident before it. "
+             "baseline: fp32, PPO with a critic model and "
              "full passes, TRL's LM head over every position. default: "
              f"{result['precision']['default']['compute']} ({result['precision']['default']['reason']}), PPO on the kept "
-             "trunk with a value head and rollouts from a merged bf16 copy, the LM head on scored positions only.",
+             "trunk with a value head and rollouts from a merged copy, the LM head on scored positions only.",
              "",
-             "| unit | baseline s | default s | speedup | baseline peak MB | default peak MB | measured on |",
+             "| unit | baseline s | default s | speedup | baseline peak +MB | default peak +MB | measured on |",
              "|---|---:|---:|---:|---:|---:|---|"]
     for r in result["rows"]:
         lines.append(f"| {r['unit']} | {r['baseline_seconds']:.3g} | {r['default_seconds']:.3g} | {r['speedup']:.2f}x | "
                      f"{r['baseline_peak_mb']:.0f} | {r['default_peak_mb']:.0f} | {r['units_measured']} units |")
     if result.get("sampling_sweep"):
         lines += ["", "Sampling batch-size sweep (default precision, seconds per 100 answers of at most "
-                  f"{result['max_new_tokens']} new tokens):", "", "| batch | s / 100 | peak MB |", "|---:|---:|---:|"]
+                  f"{result['max_new_tokens']} new tokens):", "", "| batch | s / 100 | peak +MB |", "|---:|---:|---:|"]
         lines += [f"| {s['batch_size']} | {s['seconds_per_100']} | {s['peak_memory_mb']} |" for s in result["sampling_sweep"]]
     return "\n".join(lines) + "\n"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import records
 
-FORMAT = 1   # bump when the rows change meaning, so old files are not read as new ones
+FORMAT = 2   # bump when the rows change meaning, so old files are not read as new ones (2: bf16 KL from one pass)
 
 
 def weights_fingerprint(model, adapters: bool = True) -> str:
@@ -65,24 +65,26 @@ def sample_and_score(policy, tokenizer, prompts: list[list[dict]], cfg, score_fn
     sampled as in training, with its score, its KL to the base model (sum over its tokens of log pi - log pi_ref,
     the k1 estimate on the policy's own samples) and its length. Same seed, same prompts: a fair before/after.
 
-    Two passes are saved: the base model's KL to itself is 0 (no scoring pass), and the policy's log pi comes from
-    the logits its samples were drawn from (`cfg.logprobs_from_rollout`, as in training)."""
+    Passes are saved: the base model's KL to itself is 0 (no scoring pass), and in fp32 the policy's log pi comes
+    from the logits its samples were drawn from (`ppo.sampled_logprobs_usable`); in bf16 both sides of the KL are
+    scored by the same pass."""
     import torch
     from tqdm.auto import tqdm
 
-    from .ppo import response_logprobs, rollout
+    from .ppo import response_logprobs, rollout, sampled_logprobs_usable
     from .ppo_math import masked
     with torch.no_grad():
         rows = []
+        from_rollout = sampled_logprobs_usable(policy, cfg)
         for b, start in enumerate(tqdm(range(0, len(prompts), batch_size), desc=desc, unit="batch")):
             chunk = prompts[start:start + batch_size]
             with policy.disable_adapter() if reference else nullcontext():
                 r = rollout(policy, tokenizer, chunk, cfg, generator_seed=seed * 100_003 + b,
-                            keep_sampling_logprobs=cfg.logprobs_from_rollout and not reference)
+                            keep_sampling_logprobs=from_rollout and not reference)
             if reference:
                 kl = torch.zeros(len(chunk))
             else:
-                logp = r.stats["sampling_logprobs"] if cfg.logprobs_from_rollout else response_logprobs(policy, r, cfg.temperature)[0]
+                logp = r.stats["sampling_logprobs"] if from_rollout else response_logprobs(policy, r, cfg.temperature)[0]
                 with policy.disable_adapter():
                     ref, _ = response_logprobs(policy, r, cfg.temperature)
                 kl = masked(logp - ref, r.mask).sum(dim=1)

@@ -58,7 +58,7 @@ class PPOConfig:
                                      # make the sampled distribution differ from the one the loss sees
     no_eos_penalty: float = 1.0      # taken off the score of a response that never ends
     logprobs_from_rollout: bool = True   # old log pi and entropy from the logits generate sampled from: one pass fewer
-                                     # (without `trunk` only: it differs from the training pass's numbers in bf16)
+                                     # (fp32 only, without `trunk` or `sampler_copy`: `sampled_logprobs_usable`)
     value_head: bool = False         # critic = a linear head on hidden states (no critic model); `trunk` needs it
     trunk: bool = False              # the blocks below the LoRA blocks run once a rollout (helpers/trunk.py): the old
                                      # policy, the reference, the values and every epoch run only the top blocks
@@ -123,6 +123,14 @@ def rollout(policy, tokenizer, prompts: list[list[dict]], cfg: PPOConfig, genera
     texts = [tokenizer.decode(r[m.bool() & ~e], skip_special_tokens=True).strip()
              for r, m, e in zip(response, mask, is_eos)]
     return Rollout(enc["input_ids"], enc["attention_mask"], response, mask, ended, texts, prompts, stats)
+
+
+def sampled_logprobs_usable(model, cfg: PPOConfig) -> bool:
+    """Whether a log-ratio may take log pi from the logits generate sampled from (`cfg.logprobs_from_rollout`): only
+    in fp32 compute. In bf16 or fp16 the cached decoding and a scoring pass round differently, so the two sides of a
+    ratio (PPO's, or the KL to the reference) would differ by rounding alone: both sides are then scored by the
+    same pass."""
+    return cfg.logprobs_from_rollout and config.choose_precision(next(model.parameters()).device.type).dtype_name == "float32"
 
 
 def _inputs(r: Rollout, idx=slice(None)):
@@ -191,8 +199,9 @@ class PPO:
         cfg = self.cfg
         started = time.perf_counter()
         sampler = self.sampler.sync() if self.sampler else self.policy
+        from_rollout = sampled_logprobs_usable(self.policy, cfg) and not cfg.trunk and not self.sampler
         r = rollout(sampler, self.tokenizer, prompts, cfg, generator_seed=cfg.seed * 1_000_003 + self.step,
-                    keep_sampling_logprobs=cfg.logprobs_from_rollout and not cfg.trunk and not self.sampler)
+                    keep_sampling_logprobs=from_rollout)
         with torch.no_grad():
             self.policy.eval()
             self.critic.eval()
@@ -208,7 +217,7 @@ class PPO:
                     with self.policy.disable_adapter():
                         ref_logp.append(self._top_logprobs(r, kept, mb)[0])
                     continue
-                if not cfg.logprobs_from_rollout or self.sampler:     # score the rollout again
+                if not from_rollout:     # score the rollout again
                     lp, ent = response_logprobs(self.policy, r, cfg.temperature, idx=mb, with_entropy=True)
                     old_logp.append(lp)
                     entropy.append(ent)
@@ -222,7 +231,7 @@ class PPO:
                 ref_logp.append(ref)
                 if not cfg.value_head:
                     values.append(critic_values(self.critic, r, idx=mb))
-            if cfg.logprobs_from_rollout and not cfg.trunk and not self.sampler:   # what generate sampled from: log pi_old
+            if from_rollout:         # what generate sampled from is the old policy's log pi
                 old_logp, entropy = [r.stats["sampling_logprobs"]], [r.stats["sampling_entropy"]]
             old_logp, entropy, ref_logp, values = (torch.cat(t) for t in (old_logp, entropy, ref_logp, values))
             features = torch.cat(features) if features else None

@@ -107,3 +107,15 @@ def test_the_sampler_copy_computes_what_the_policy_computes_after_each_sync(fp32
     assert (logits(copy.sync()) - logits(policy)).abs()[m].max().item() < 1e-3
     with policy.disable_adapter():
         assert (logits(copy.sync()) - logits(policy)).abs()[m].max().item() < 1e-3
+
+
+def test_an_untrained_adapter_has_no_kl_to_its_reference_under_the_default_precision():
+    """Fresh LoRA (B = 0) is its own reference: the evaluation's KL must be 0 but for float noise. Under bf16 that holds
+    only when both sides come from the same pass (`ppo.sampled_logprobs_usable`), not from generate's logits."""
+    from helpers import evaluation
+    precision = config.choose_precision("cpu")
+    base = smoke_model()
+    policy = ppo.policy_model(base, precision, r=8)
+    rows = evaluation.sample_and_score(policy, models.load_tokenizer(base, padding_side="left"), PROMPTS,
+                                       ppo.PPOConfig(max_new_tokens=12), short_is_good, seed=1, batch_size=4)
+    assert max(abs(r["kl"]) for r in rows) < 1e-3, (precision.dtype_name, [r["kl"] for r in rows])
