@@ -104,7 +104,7 @@ def timed(fn) -> tuple[float, float]:
     reset_peak()
     start = time.perf_counter()
     fn()
-    return time.perf_counter() - start, peak_mb() - before
+    return time.perf_counter() - start, max(0.0, peak_mb() - before)
 
 
 # ---------------------------------------------------------------- the rows
@@ -142,8 +142,8 @@ class Bench:
             max_prompt_tokens=self.profile.max_prompt_tokens, desc=f"sampling ({path}, batch {batch})")))
         return seconds, len(prompts), peak, {"batch_size": batch, "new_tokens": sum(s.new_tokens for s in out)}
 
-    def ppo(self, path, precision):
-        p = self.profile
+    def ppo(self, path, precision, batch_size=None):
+        p = self.profile.replace(ppo_batch_size=batch_size) if batch_size else self.profile
         torch.manual_seed(p.seed)
         policy = ppo.policy_model(self.base, precision, r=p.lora_r, top_layers=p.ppo_lora_layers)
         fast = path == "default"
@@ -217,6 +217,18 @@ class Bench:
         return seconds, steps * self.profile.dpo_batch_size, peak, {"steps": steps, "reference": "precomputed"}
 
 
+def sweep_ppo(bench: Bench, sizes=(8, 16, 32)) -> list[dict]:
+    """Seconds per PPO episode at each rollout batch (prompts a step; minibatches of half), default path."""
+    out = []
+    with path_settings("default") as precision:
+        for b in sizes:
+            seconds, n, peak, extra = bench.ppo("default", precision, batch_size=b)
+            out.append({"batch_size": b, "seconds_per_episode": round(seconds / n, 3), "peak_memory_mb": round(peak),
+                        "response_tokens": extra["response_tokens"]})
+            print(out[-1], flush=True)
+    return out
+
+
 def sweep_sampling(bench: Bench, sizes=(8, 16, 32, 64)) -> list[dict]:
     """Seconds per 100 answers at each batch size, under the default precision."""
     out = []
@@ -257,12 +269,20 @@ def markdown(result: dict) -> str:
              "| unit | baseline s | default s | speedup | baseline peak +MB | default peak +MB | measured on |",
              "|---|---:|---:|---:|---:|---:|---|"]
     for r in result["rows"]:
+        lengths = [f"{x['new_tokens'] / r['units_measured']:.0f}" if "new_tokens" in x else f"{x['response_tokens']:.0f}"
+                   for x in (r["baseline"], r["default"]) if "new_tokens" in x or "response_tokens" in x]
+        tokens = f", {' / '.join(lengths)} new tokens an answer" if lengths else ""
         lines.append(f"| {r['unit']} | {r['baseline_seconds']:.3g} | {r['default_seconds']:.3g} | {r['speedup']:.2f}x | "
-                     f"{r['baseline_peak_mb']:.0f} | {r['default_peak_mb']:.0f} | {r['units_measured']} units |")
+                     f"{r['baseline_peak_mb']:.0f} | {r['default_peak_mb']:.0f} | {r['units_measured']} units{tokens} |")
     if result.get("sampling_sweep"):
         lines += ["", "Sampling batch-size sweep (default precision, seconds per 100 answers of at most "
                   f"{result['max_new_tokens']} new tokens):", "", "| batch | s / 100 | peak +MB |", "|---:|---:|---:|"]
         lines += [f"| {s['batch_size']} | {s['seconds_per_100']} | {s['peak_memory_mb']} |" for s in result["sampling_sweep"]]
+    if result.get("ppo_sweep"):
+        lines += ["", "PPO rollout batch sweep (default path, prompts a step, two minibatches, two epochs):", "",
+                  "| batch | s / episode | mean response tokens | peak +MB |", "|---:|---:|---:|---:|"]
+        lines += [f"| {s['batch_size']} | {s['seconds_per_episode']} | {s['response_tokens']} | {s['peak_memory_mb']} |"
+                  for s in result["ppo_sweep"]]
     return "\n".join(lines) + "\n"
 
 
@@ -289,6 +309,7 @@ def main(argv=None) -> int:
               "precision": {}, "rows": []}
     if a.sweep:
         result["sampling_sweep"] = sweep_sampling(bench)
+        result["ppo_sweep"] = sweep_ppo(bench)
     for name in rows:
         unit, _ = ROWS[name]
         measured = {}
