@@ -34,7 +34,7 @@ export TOKENIZERS_PARALLELISM := false
 .PHONY: help install browser pipeline lint test annotate-app sample-data readme bench bench-quality clean
 
 help:
-	@sed -n '1,13p' Makefile
+	@sed -n '1,11p' Makefile
 
 # The virtual environment is made once and reinstalled only when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
