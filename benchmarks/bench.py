@@ -37,6 +37,7 @@ import torch
 from helpers import config, models, ppo, reward, sft, tasks
 from helpers import dpo as dpo_helpers
 from helpers.generation import sample
+from helpers.report import hardware
 
 ROWS = {   # name: (unit of work, how many units one measurement does)
     "sample": ("100 sampled answers", 100),
@@ -304,7 +305,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
     bench = Bench(profile, a.n, {"baseline": profile.gen_batch_size, "default": profile.gen_batch_size})
     result = {"commit": commit(), "profile": profile.name, "model": models.resolve_model(profile).name,
-              "hardware": __import__("helpers.report", fromlist=["hardware"]).hardware(), "cpu": config.cpu_name(),
+              "hardware": hardware(), "cpu": config.cpu_name(),
               "torch": torch.__version__, "threads": torch.get_num_threads(), "max_new_tokens": profile.max_new_tokens,
               "precision": {}, "rows": []}
     if a.sweep:

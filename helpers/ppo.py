@@ -29,7 +29,7 @@ from .ppo_math import (
     value_loss,
 )
 from .sampler import SamplerCopy
-from .trunk import FrozenTrunk, token_logprobs
+from .trunk import FrozenTrunk, last_hidden_state, token_logprobs
 
 # ------------------------------------------------------------------ the loop: rollouts, update, checkpoints
 
@@ -149,7 +149,7 @@ def response_logprobs(model, r: Rollout, temperature: float, idx=slice(None), wi
     ids, attn, pos = _inputs(r, idx)
     n = r.response.shape[1]
     with config.autocast_for(model):
-        hidden = FrozenTrunk(model, split=0).full(ids, attn, pos)[:, -(n + 1):-1]
+        hidden = last_hidden_state(model, ids, attn, pos)[:, -(n + 1):-1]
     logp, entropy = token_logprobs(model, hidden, r.response[idx], temperature, with_entropy)
     if with_hidden:
         return logp, entropy, hidden.float()

@@ -4,8 +4,9 @@ PPO puts LoRA on the top blocks of the policy only, so what the lower blocks com
 trains. The reference (adapters off), the old policy, the value head and every PPO epoch need the same lower blocks'
 output: `FrozenTrunk.bottom` computes it once, without gradients, and `FrozenTrunk.top` runs only the top blocks
 from it (trlx's hydra model and Hydra-RLHF, Santacroce et al. 2023, share the trunk the same way). The numbers are
-those of a full forward pass (tests/test_trunk.py, fp32, 1e-4). The model must be a Llama-style decoder
-(`model.embed_tokens`, `model.layers`, `model.norm`, `model.rotary_emb`), as SmolLM2, Llama, Qwen2 and Mistral are.
+those of a full forward pass (tests/test_trunk.py, fp32, 1e-4). The trunk needs a Llama-style decoder
+(`model.embed_tokens`, `model.layers`, `model.norm`, `model.rotary_emb`), as SmolLM2, Llama, Qwen2 and Mistral are;
+`last_hidden_state` (the whole pass, what PPO without a trunk runs) takes any transformers causal LM.
 
 `token_logprobs` is the one way a log-probability that enters a ratio is computed: the LM head in fp32 on the
 positions that predict response tokens only, then log-softmax in fp32.
@@ -84,10 +85,12 @@ class FrozenTrunk:
                               self.decoder.layers[self.split:])
         return self.decoder.norm(hidden)
 
-    def full(self, input_ids, attention_mask, position_ids) -> torch.Tensor:
-        """Every block in one go (what `top(bottom(...))` equals): the path when nothing is kept."""
-        hidden = self._blocks(self.decoder.embed_tokens(input_ids), attention_mask, position_ids, self.decoder.layers)
-        return self.decoder.norm(hidden)
+
+def last_hidden_state(model, input_ids, attention_mask, position_ids) -> torch.Tensor:
+    """The last hidden state (after the final norm) of a whole forward pass, every block, through the model's own
+    decoder (`get_decoder()`: any transformers causal LM, not only Llama-style ones); no logits are computed."""
+    return causal_lm(model).get_decoder()(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                                          use_cache=False).last_hidden_state
 
 
 def token_logprobs(model, hidden: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0,
