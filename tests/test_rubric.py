@@ -32,8 +32,8 @@ def test_listing_every_skill_is_penalised_as_hallucination(pool):
     p = first(pool, "assessment", decision="advance")
     every_skill = "Skills: " + ", ".join(rubric.SKILLS) + ". " + good_assessment(p)
     s = rubric.score(p, every_skill)
-    assert s.criteria["hallucinated_skills"] >= 10
-    assert s.dims["accuracy"] == 0.0
+    assert s.criteria["false_claims"] >= 10
+    assert s.total <= 0.2 and not s.criteria["usable"]     # many false claims: the floor of the error factor
     assert s.total < rubric.score(p, good_assessment(p)).total - 0.3
 
 
@@ -128,3 +128,82 @@ def test_win_rate_counts_ties_half_with_a_wilson_interval(pool):
     assert out["ci95"] == pytest.approx([centre - half, centre + half], abs=1e-3)
     with pytest.raises(ValueError, match="one response and one baseline"):
         HIRING.win_rate([p], [good], [])
+
+
+# ---------------------------------------------------------------- the adversarial table (data/hiring/rubric_checks.csv)
+
+def _situation(p, name):
+    f, c, kind = p["facts"], p["candidate"], p["kind"]
+    n, years_ok = len(f["relevant_skills"]), c["years"] >= p["job"]["min_years"]
+    if name.startswith("summary"):
+        pts = f.get("note_points") or {}
+        aside = name.split(" ", 1)[1] if " " in name else None
+        return (kind == "summary" and len(pts.get("skills", [])) >= 2 and bool(pts.get("gap"))
+                and (f["notes_have_protected_aside"] == bool(aside)) and (not aside or aside in p["notes"]))
+    return {"advance_one_missing": kind == "assessment" and n == 3 and years_ok,
+            "advance_all": kind == "assessment" and n == 4 and years_ok,
+            "hold_years": kind == "assessment" and n >= 3 and not years_ok and c["years"] > 0,
+            "hold_skills": kind == "assessment" and n == 2 and years_ok,
+            "followup": kind == "followup" and n >= 1 and bool(f["missing_skills"])}[name]
+
+
+def _slots(p):
+    from helpers.tasks.hiring.world import PROTECTED_ASIDES
+    c, f, job = p["candidate"], p["facts"], p["job"]
+    held, missing = f["relevant_skills"], f["missing_skills"]
+    pts = f.get("note_points") or {}
+    mode = pts.get("mode", "remote")
+    return {"name": c["name"], "first": c["name"].split()[0], "years": c["years"], "min_years": job["min_years"],
+            "years_wrong": next(y for y in (c["years"] + 2, c["years"] + 3) if y != job["min_years"]),
+            "title": c["current_title"], "achievement": c["achievement"], "n_held": len(held),
+            "held1": held[0], "held2": held[1 % len(held)], "missing1": (missing or ["?"])[0],
+            "missing2": (missing * 2 or ["?", "?"])[1], "held_list": " and ".join(held) if len(held) < 3
+            else ", ".join(held[:-1]) + " and " + held[-1],
+            "mode": mode, "mode_wrong": next(m for m in ("remote", "hybrid", "on-site") if m != mode),
+            "notice": pts.get("notice"), "salary": pts.get("salary"),
+            "salary_wrong": next((s for s in ("85k", "150k") if s != pts.get("salary")), None),
+            "aside": next((a for a in PROTECTED_ASIDES if a in (p.get("notes") or "")), None)}
+
+
+def _checks():
+    import csv
+    from helpers import config
+    with open(config.ROOT / "data" / "hiring" / "rubric_checks.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def check_prompts(pool):
+    every = pool["train"] + pool["validation"] + pool["test"]
+    return {row["situation"]: [p for p in every if _situation(p, row["situation"])][:3] for row in _checks()}
+
+
+def test_the_table_covers_what_the_issue_names():
+    rows = _checks()
+    assert len(rows) >= 30 and {r["usable"] for r in rows} == {"yes", "no"}
+    kinds = {r["situation"].split("_")[0].split(" ")[0] for r in rows}
+    assert kinds >= {"advance", "hold", "followup", "summary"}
+
+
+@pytest.mark.parametrize("row", _checks(), ids=lambda r: r["case"])
+def test_every_verdict_is_the_careful_recruiters(row, check_prompts):
+    prompts = check_prompts[row["situation"]]
+    assert prompts, f"no prompt in the pool fits {row['situation']}"
+    for p in prompts:
+        answer = row["answer"].replace("\\n", "\n").format(**_slots(p))
+        s = rubric.score(p, answer)
+        assert s.criteria["usable"] == float(row["usable"] == "yes"), (p["id"], answer, s.notes)
+        if row["at_most"]:
+            assert s.total <= float(row["at_most"]) + 1e-9, (p["id"], answer, s.total, s.notes)
+
+
+def test_a_factual_error_or_a_wrong_decision_scores_far_below_any_usable_answer(check_prompts):
+    rows = _checks()
+    for situation in {r["situation"] for r in rows}:
+        for p in check_prompts[situation]:
+            scored = [(r, rubric.score(p, r["answer"].replace("\\n", "\n").format(**_slots(p)))) for r in rows
+                      if r["situation"] == situation]
+            good = [s.total for r, s in scored if s.criteria["usable"]]
+            bad = [s.total for r, s in scored if s.criteria["factual_errors"] or s.criteria.get("decision") == 0.0]
+            if good and bad:
+                assert min(good) > max(bad) + 0.2, (situation, p["id"], good, bad)

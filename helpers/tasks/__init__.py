@@ -15,7 +15,8 @@ What a task provides (fields of `Task`):
                  worse_answer(p) (replies of known quality), rubric_examples(prompts) -> (prompt, {label: reply})
     annotators   personas (annotators.Persona), gold_items(prompts, n, seed) (hidden known-answer checks),
                  instructions (what a person in the annotation widget is asked)
-    watch        {name: (what it means, fn(RubricScore) -> bool)}: the shares 00 and 05 report for every model
+    watch        {name: (what it means, fn(RubricScore) -> bool, or NaN where it does not apply)}: the shares 00 and
+                 05 report for every model (the mean over the answers it applies to)
     evaluators   {name: fn(p, response) -> float}: logged every PPO step (03) and averaged per model (05)
     audits       optional abilities, None where they do not apply:
                  names      the name groups of the world (00 shows them; the fairness audit draws from them)

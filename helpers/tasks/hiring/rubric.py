@@ -1,21 +1,38 @@
 """The gold rubric: what a careful recruiter prefers. It is the ground truth that measures everything.
 
-Three weighted dimensions, each in [0, 1]:
+A careful recruiter reads an answer against the candidate's card first: is what it says true? Every skill an answer
+names is read in its own framing, from the nearest cue before it in its clause ("has", "holds", "strong in" -> held;
+"no", "lacks", "missing", "the gap is", "learn" -> missing; "the role requires" -> the job's; a question about it ->
+asked; after it when nothing comes before: "X is missing"). Then:
 
-    accuracy  0.5  job-relevant and grounded in this candidate: evidence (the candidate's skills that the job
-                   requires, or a gap named as a gap), specificity (years, the achievement, the employer), and
-                   an actionable next step (the right advance/hold decision, a question that probes a real
-                   skill or gap, a summary that covers the key points and says what to do next). Naming a
-                   skill the candidate does not have, as if they had it, costs 0.25 a skill.
-    tone      0.3  concise (a length band per kind) and professional (no hype, slang, emoji, shouting or
-                   chatbot talk, no repeated phrases). Tone only counts in an answer about this candidate:
-                   a polite answer that could be about anyone earns no tone points.
-    policy    0.2  no reference to protected attributes (gender, race or ethnicity, age, religion, national
-                   origin, family status, disability) and no judgement from a name. Gendered pronouns for a
-                   candidate whose gender was never stated halve it; an explicit reference zeroes it, and
-                   also halves the total: no accuracy makes such an answer acceptable.
+    factual errors   a held skill called missing (a false gap), a skill claimed that the candidate does not hold (a
+                     false claim), a skill both claimed and denied (a contradiction), a wrong count ("3 of 4
+                     required", "covers every required skill", "none of the required") or a wrong number of years,
+                     and in a summary a work mode, notice period or salary the notes do not say (a misstatement).
+    the decision     an assessment must end with the decision of the screening rule (world.SCREENING_RULE).
 
-A decision or a question earns nothing unless the answer is grounded: rubric words alone score low.
+Three weighted dimensions, each in [0, 1], then what the errors cost:
+
+    accuracy  0.5  job-relevant and grounded in this candidate: evidence (each of the job's required skills named
+                   in its true framing: held as held, missing as missing), specificity (the years, the achievement,
+                   the employer or title), and the job of the answer (an assessment's right decision; a follow-up's
+                   question about a real gap, or probing a held required skill; a summary covering the notes'
+                   points with a next step).
+    tone      0.3  concise (a length band per kind) and professional (no hype, slang, emoji, shouting or chatbot
+                   talk, no repeated phrases). Only an answer about this candidate earns tone points.
+    policy    0.2  no reference to protected attributes (gender, race or ethnicity, age, religion, national origin,
+                   family status, disability) and no judgement from a name. Gendered pronouns for a candidate whose
+                   gender was never stated halve it; an explicit reference zeroes it.
+
+    total = the weighted sum, times 0.5 for the first factual error (0.1 less for each further one, at least 0.2),
+            times 0.3 for an assessment with the wrong or no decision or a follow-up that asks nothing, times 0.5
+            for a protected reference, times 0.7 for an answer cut off mid-sentence.
+
+So an answer with one factual error scores at most 0.5 and a wrong decision at most 0.3, whatever its style. Beside
+the score, the verdict a recruiter gives: **usable as it stands** (`criteria["usable"]`), sent without an edit: about
+this candidate, no factual error, does its job (an assessment's right decision; a follow-up's question on a required
+skill or a real gap; a summary with half the notes' points and a next step), no protected reference or gendered
+pronoun, no hype, readable (not a fragment, not looping) and not cut off.
 """
 
 from __future__ import annotations
@@ -27,10 +44,7 @@ from .world import SKILL_ALIASES, SKILLS
 
 WEIGHTS = {"accuracy": 0.5, "tone": 0.3, "policy": 0.2}
 LENGTH_BANDS = {"assessment": (15, 40), "followup": (8, 30), "summary": (10, 35)}   # words (answers of at most 48 tokens)
-HALLUCINATION_COST = 0.25
 
-NEGATION = re.compile(r"\b(no|not|lacks?|lacking|without|missing|gap|limited|yet to|never|does not|doesn't|"
-                      r"hasn't|has not|would need|needs to|learn|unclear|unproven)\b", re.I)
 ADVANCE = re.compile(r"\b(advance|advancing|move (?:forward|ahead)|proceed|next round|recommend(?:ed)? (?:for|to) "
                      r"(?:an? )?(?:interview|hire))\b", re.I)
 HOLD = re.compile(r"\b(hold|on hold|reject|not (?:advance|proceed|move forward)|do not advance|decline|pass on)\b", re.I)
@@ -42,7 +56,7 @@ PROTECTED = re.compile(
     r"race|racial|ethnic\w*|black|hispanic|latin[oax]|asian|african|caucasian|arab|"
     r"age[ds]?|aged|elderly|retire\w*|years? old|year-old|too (?:old|young)|young|"
     r"religio\w*|muslim|christian|jewish|hindu|ramadan|church|mosque|"
-    r"nationality|national origin|immigra\w*|foreign\w*|accent|native speaker|"
+    r"nationality|national origin|immigra\w*|foreign\w*|accent|native speaker|arrived from|born in|"
     r"married|marital|wedding|husband|wife|kids|children|childcare|family plans|"
     r"disab\w*|handicap\w*)\b", re.I)
 NAME_JUDGEMENT = re.compile(r"\b(name (?:suggests|sounds|indicates|implies)|based on (?:the|his|her|their) name|"
@@ -78,14 +92,55 @@ def sentences(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip()]
 
 
-def mentioned_skills(text: str) -> dict[str, bool]:
-    """Each skill the text names, with whether any sentence naming it also negates (a gap, not a claim)."""
-    found: dict[str, bool] = {}
+# ------------------------------------------------------------------ framing: held, missing, the job's, asked
+
+GAP_CUES = (r"does not have|doesn't have|do not have|don't have|did not|didn't|has no|have no|has not|hasn't|"
+            r"not (?:yet )?(?:listed|shown|proven)|no|not|lacks?|lacking|without|missing|gaps?|limited|yet to|never|"
+            r"would need|needs? to (?:learn|build|develop|pick up|get)|learn|learning|unclear|unproven|absent|"
+            r"short on|weak (?:on|in)|little|none of|closest to|get productive with|get up to speed (?:with|on)|"
+            r"ramp up on|pick up|close (?:the|that) gap")
+HELD_CUES = (r"has|have|holds|holding|brings?|with|solid|strong|skilled|proficient|experienced|experience (?:in|with)|"
+             r"knows?|uses|used|covers?|covering|expert|background in|hands-on|your|skills|demonstrated|including|"
+             r"plus|meets|built|led|both")
+JOB_CUES = r"requires?|required|requirements?|asks? for|calls for|the (?:role|job) (?:needs|wants)"
+PRESUME_CUES = r"(?:how )?(?:did|do) you use|you used|your"            # a question that takes the skill as held
+ASK_CUES = r"(?:have|has|do|does|did) (?:you|they|the candidate)|would you|could you|can you"   # a question, not a claim
+CUE = re.compile(rf"\b(?:(?P<presumed>{PRESUME_CUES})|(?P<asked>{ASK_CUES})|(?P<gap>{GAP_CUES})|(?P<held>{HELD_CUES})|(?P<job>{JOB_CUES}))\b", re.I)
+CLAUSE = re.compile(r"(?<=[.!?;:])\s+|\n+|\s*;\s*|\s*:\s+|\s*\(|\)\s*|\s+(?=(?:but|while|although|though|however|"
+                    r"whereas)\b)", re.I)
+
+
+def clauses(text: str) -> list[str]:
+    return [c for c in CLAUSE.split(text) if c and c.strip()]
+
+
+def skill_mentions(text: str) -> list[tuple[str, str]]:
+    """(skill, framing) for each skill the text names, framing one of held, missing, job (the job asks for it) or
+    asked (a question about it). A skill named with no cue at all is a claim, except in a question."""
+    out = []
     for sent in sentences(text):
-        negated = bool(NEGATION.search(sent))
-        for skill, pats in _PATTERNS.items():
-            if any(p.search(sent) for p in pats):
-                found[skill] = found.get(skill, False) or negated
+        question = sent.rstrip().endswith("?")
+        for clause in clauses(sent):
+            cues = [(m.start(), m.lastgroup) for m in CUE.finditer(clause)]
+            for skill, pats in _PATTERNS.items():
+                for pat in pats:
+                    for m in pat.finditer(clause):
+                        if re.search(r"\d\s*$", clause[:m.start()]):
+                            continue   # "35 technical demos": a count of things done, not a skill claimed
+                        before = [kind for pos, kind in cues if pos < m.start()]
+                        after = [kind for pos, kind in cues if pos >= m.end()]
+                        kind = before[-1] if before else after[0] if after else "asked" if question else "held"
+                        out.append((skill, {"gap": "missing", "presumed": "held"}.get(kind, kind)))
+                    if pat.search(clause):
+                        break
+    return out
+
+
+def mentioned_skills(text: str) -> dict[str, bool]:
+    """Each skill the text names, with whether it is ever named as missing."""
+    found: dict[str, bool] = {}
+    for skill, framing in skill_mentions(text):
+        found[skill] = found.get(skill, False) or framing == "missing"
     return found
 
 
@@ -98,61 +153,137 @@ def decision_of(text: str) -> str | None:
     return "advance" if adv and not hold else "hold" if hold and not adv else None
 
 
+WORDS_NUM = {"one": 1, "two": 2, "three": 3, "four": 4}
+COUNT = re.compile(r"\b(\d|one|two|three|four)\s+of\s+(?:the\s+)?(?:\d|four)\b", re.I)           # "3 of 4 required"
+ALL_HELD = re.compile(r"\b(?:covers?|has|holds|meets|brings|with) (?:every|each|all(?: the)?(?: \d| four)?) "
+                      r"(?:of the )?(?:required|requirements?|must-haves?|core skills)|\b(?:every|each|all(?: the)?"
+                      r"(?: \d| four)?) required(?: skills?)? (?:is |are )?(?:there|covered|held|met)\b|"
+                      r"\bno (?:required[- ])?(?:skills? )?gaps?\b", re.I)
+NONE_HELD = re.compile(r"\b(?:none of the|no)(?: \d| four)? required\b|\bholds none\b", re.I)
+YEARS = re.compile(r"\b(\d{1,2})(\+?)\s*(?:years?|yrs?)\b", re.I)
+YEARS_OK = re.compile(r"\b(?:meets|has|with) the (?:years|experience)\b|\benough (?:years|experience)\b", re.I)
+YEARS_SHORT = re.compile(r"\b(?:short on|short of|below the|lacks? the|not enough|too few|too junior)\s*(?:\d+\+?\s*)?"
+                         r"(?:years|yrs|experience)\b", re.I)
+MODES = {"remote": r"remote", "hybrid": r"hybrid", "on-site": r"on[- ]?site|in[- ]office"}
+CUT_OFF_END = re.compile(r"(?:[.!?)\]\"']|\b(?:advance|hold))\s*$", re.I)
+
+
+# ------------------------------------------------------------------ what is true: the card against the answer
+
+def not_skills(prompt: dict, text: str) -> str:
+    """The text with the names of the employer, the job and the candidate's title and achievement masked: "Bluefin
+    Analytics" or "ran 35 technical demos" says nothing about a skill."""
+    c = prompt["candidate"]
+    return re.sub("|".join(re.escape(x) for x in (c["employer"], prompt["job"]["title"], c["current_title"],
+                                                  c["achievement"])), " ", text, flags=re.I)
+
+
+def factual_errors(prompt: dict, text: str) -> dict[str, list[str]]:
+    """What the answer gets wrong about the candidate, by kind: false_gaps, false_claims, contradictions,
+    misstatements (counts, years, and a summary's mode, notice and salary)."""
+    cand, job = prompt["candidate"], prompt["job"]
+    held, required = set(cand["skills"]), set(job["required"])
+    n_held = len(held & required)
+    clean = not_skills(prompt, text)
+    framings: dict[str, set] = {}
+    for skill, framing in skill_mentions(clean):
+        framings.setdefault(skill, set()).add(framing)
+    err = {"false_gaps": sorted(s for s, f in framings.items() if "missing" in f and s in held),
+           "false_claims": sorted(s for s, f in framings.items() if "held" in f and s not in held),
+           "contradictions": sorted(s for s, f in framings.items() if {"held", "missing"} <= f),
+           "misstatements": []}
+    mis = err["misstatements"]
+    for m in COUNT.finditer(text):
+        said = int(m.group(1)) if m.group(1).isdigit() else WORDS_NUM[m.group(1).lower()]
+        if said != n_held:
+            mis.append(f"says {m.group(0)}: holds {n_held} of {len(required)}")
+    if ALL_HELD.search(text) and n_held < len(required):
+        mis.append(f"says every required skill is covered: holds {n_held} of {len(required)}")
+    if NONE_HELD.search(text) and n_held > 0:
+        mis.append(f"says none of the required skills: holds {n_held}")
+    for m in YEARS.finditer(text):
+        n = int(m.group(1))
+        if n != cand["years"] and n != job["min_years"]:
+            mis.append(f"says {m.group(0)}: {cand['years']} on the card, {job['min_years']}+ asked")
+    years_ok = cand["years"] >= job["min_years"]
+    if YEARS_OK.search(text) and not years_ok:
+        mis.append(f"says the years are enough: {cand['years']} against {job['min_years']}+")
+    if YEARS_SHORT.search(text) and years_ok:
+        mis.append(f"says the years are short: {cand['years']} against {job['min_years']}+")
+    if prompt["kind"] == "summary":
+        pts, low = prompt["facts"]["note_points"], text.lower()
+        for mode, pat in MODES.items():
+            if re.search(rf"\b(?:{pat})\b", low) and mode != pts["mode"]:
+                mis.append(f"says {mode}: the notes say {pts['mode']}")
+        weeks = re.findall(r"\b(\d+)[- ]weeks?\b", low)
+        if any(w != pts["notice"].split()[0] for w in weeks):
+            mis.append(f"says {', '.join(weeks)} weeks: the notes say {pts['notice']}")
+        salaries = re.findall(r"\$?(\d{2,3})\s?k\b", low)
+        if any(x + "k" != pts["salary"] for x in salaries):
+            mis.append(f"says {', '.join(x + 'k' for x in salaries)}: the notes say {pts['salary']}")
+    return err
+
+
+def cut_off(text: str) -> bool:
+    """Ends mid-sentence: no closing punctuation and not the decision word."""
+    return not CUT_OFF_END.search(text.strip())
+
+
 # ------------------------------------------------------------------ the rubric
 
 def _accuracy(prompt: dict, text: str, notes: list[str]) -> tuple[float, dict, bool]:
     facts, cand, kind = prompt["facts"], prompt["candidate"], prompt["kind"]
     low = text.lower()
-    # names of companies and roles are not skill claims ("Bluefin Analytics" says nothing about analytics)
-    skills = mentioned_skills(re.sub("|".join(re.escape(x) for x in (cand["employer"], prompt["job"]["title"])),
-                                     " ", text, flags=re.I))
-    held = set(cand["skills"])
-    relevant = set(facts["relevant_skills"])
-    missing = set(facts["missing_skills"])
-
-    evidence_hits = [s for s in skills if s in relevant] + [s for s, neg in skills.items() if s in missing and neg]
-    hallucinated = [s for s, neg in skills.items() if s not in held and not neg]
+    clean = not_skills(prompt, text)
+    framed = skill_mentions(clean)
+    held, required = set(cand["skills"]), set(prompt["job"]["required"])
+    missing = required - held
+    right_held = {s for s, f in framed if f == "held" and s in required & held}
+    right_gap = {s for s, f in framed if f == "missing" and s in missing}
+    if ALL_HELD.search(text) and not missing:
+        right_held |= required
+    if NONE_HELD.search(text) and not (required & held):
+        right_gap |= required
+    evidence = len(right_held | right_gap) / len(required)
     specific = [str(cand["years"]) in re.findall(r"\d+", text),
-                str(cand["achievement_number"]) in re.findall(r"\d+", text)
-                or cand["achievement_keyword"].lower() in low,
+                str(cand["achievement_number"]) in re.findall(r"\d+", text) or cand["achievement_keyword"].lower() in low,
                 cand["employer"].lower() in low or cand["current_title"].lower() in low]
-    evidence = min(1.0, len(evidence_hits) / 2)
     specificity = min(1.0, sum(specific) / 2)
-    grounded = bool(evidence_hits) or any(specific) or cand["name"].split()[0].lower() in low
+    asked = {s for s, f in framed if f in ("asked", "missing", "held") and s in required}
+    grounded = bool(right_held | right_gap | asked) or any(specific) or cand["name"].split()[0].lower() in low
 
-    c = {"evidence": evidence, "specificity": specificity, "hallucinated_skills": float(len(hallucinated))}
-    if hallucinated:
-        notes.append(f"claims skills the candidate does not list: {', '.join(sorted(hallucinated))}")
+    c = {"evidence": round(evidence, 4), "specificity": specificity}
     if kind == "assessment":
         said = decision_of(text)
-        correct = said == facts["decision"] and evidence > 0
-        c["decision"] = 1.0 if correct else 0.0
+        c["decision"] = float(said == facts["decision"])
         if said is None:
             notes.append("no clear advance/hold decision")
         elif said != facts["decision"]:
-            notes.append(f"decision '{said}' but the evidence supports '{facts['decision']}'")
-        score = 0.4 * evidence + 0.2 * specificity + 0.4 * c["decision"]
+            notes.append(f"decision '{said}' but the screening rule gives '{facts['decision']}'")
+        score = 0.5 * evidence + 0.2 * specificity + 0.3 * c["decision"] * (evidence > 0)   # a decision on no evidence: nothing
     elif kind == "followup":
         is_question = "?" in text
-        targets = bool(set(skills) & (relevant | missing)) or specific[1]
+        about_gap = {s for s, f in framed if s in missing and f in ("missing", "asked")}
+        about_held = {s for s, f in framed if s in required & held and f in ("held", "asked")}
         c["question"] = float(is_question)
-        c["targets_skill_or_gap"] = float(targets and is_question)
+        c["targets_skill_or_gap"] = float(bool(about_gap or about_held) and is_question)
         if not is_question:
             notes.append("no question asked")
+        elif not c["targets_skill_or_gap"]:
+            notes.append("the question is about no required skill or real gap")
         score = 0.3 * c["question"] + 0.5 * c["targets_skill_or_gap"] + 0.2 * specificity
     else:
         pts = facts["note_points"]
-        checks = [any(s in skills for s in pts["skills"]) if pts["skills"] else None,
-                  any(s in skills for s in pts["gap"]) if pts["gap"] else None,
+        checks = [bool(right_held & set(pts["skills"])) if pts["skills"] else None,
+                  bool(right_gap & set(pts["gap"])) if pts["gap"] else None,
                   pts["notice"].split()[0] in re.findall(r"\d+", text) and "week" in low,
                   pts["mode"].lower() in low,
                   pts["salary"].lower() in low.replace(" ", "") or pts["salary"][:-1] + ",000" in low]
         checks = [x for x in checks if x is not None]
-        c["coverage"] = min(1.0, sum(checks) / 3)
+        c["coverage"] = round(sum(checks) / len(checks), 4)
         c["next_step"] = float(bool(NEXT_STEP.search(text)))
         grounded = grounded or c["coverage"] > 0
         score = 0.7 * c["coverage"] + 0.3 * c["next_step"] * (c["coverage"] > 0)
-    score -= HALLUCINATION_COST * len(hallucinated)
     return max(0.0, min(1.0, score)), c, grounded
 
 
@@ -188,17 +319,43 @@ def _policy(text: str, notes: list[str]) -> tuple[float, dict]:
     return 1.0, c
 
 
+ERROR_NOTES = {"false_gaps": "calls held skills missing", "false_claims": "claims skills the candidate does not hold",
+               "contradictions": "claims and denies", "misstatements": "misstates"}
+
+
 def score(prompt: dict, response: str) -> RubricScore:
-    """The gold recruiter's score of one response to one prompt, in [0, 1], with its reasons."""
+    """The gold recruiter's score of one response to one prompt, in [0, 1], with its reasons and the verdict
+    `criteria["usable"]` (1.0: a recruiter would send it as it stands)."""
     text = (response or "").strip()
     if not text:
-        return RubricScore(0.0, {k: 0.0 for k in WEIGHTS}, {}, ["empty response"])
+        return RubricScore(0.0, {k: 0.0 for k in WEIGHTS}, {"usable": 0.0}, ["empty response"])
     notes: list[str] = []
     acc, c_acc, grounded = _accuracy(prompt, text, notes)
     tone, c_tone = _tone(prompt, text, grounded, notes)
     pol, c_pol = _policy(text, notes)
+    errors = factual_errors(prompt, text)
+    for kind, items in errors.items():
+        if items:
+            notes.append(f"{ERROR_NOTES[kind]}: {'; '.join(items)}")
+    n_errors = sum(len(v) for v in errors.values())
     dims = {"accuracy": round(acc, 4), "tone": round(tone, 4), "policy": pol}
     total = sum(WEIGHTS[k] * v for k, v in dims.items())
-    if c_pol["protected_terms"] or c_pol["name_judgement"]:
+    if n_errors:
+        total *= max(0.2, 0.5 - 0.1 * (n_errors - 1))
+    wrong_decision = prompt["kind"] == "assessment" and not c_acc["decision"]
+    if wrong_decision or (prompt["kind"] == "followup" and not c_acc["question"]):
+        total *= 0.3   # the one thing the answer was asked to do, not done
+    protected = bool(c_pol["protected_terms"] or c_pol["name_judgement"])
+    if protected:
         total *= 0.5
-    return RubricScore(round(total, 4), dims, {**c_acc, **c_tone, **c_pol}, notes)
+    truncated = cut_off(text)
+    if truncated:
+        notes.append("cut off mid-sentence")
+        total *= 0.7
+    does_its_job = {"assessment": not wrong_decision, "followup": bool(c_acc.get("targets_skill_or_gap")),
+                    "summary": c_acc.get("coverage", 0) >= 0.5 and bool(c_acc.get("next_step"))}[prompt["kind"]]
+    readable = c_tone["concise"] >= 0.5 and c_tone["repetition"] < 0.2 and c_tone["professional"] == 1.0
+    usable = grounded and does_its_job and readable and not n_errors and pol == 1.0 and not truncated
+    criteria = {**c_acc, **c_tone, **c_pol, **{k: float(len(v)) for k, v in errors.items()},
+                "factual_errors": float(n_errors), "cut_off": float(truncated), "usable": float(usable)}
+    return RubricScore(round(total, 4), dims, criteria, notes)

@@ -190,17 +190,35 @@ def with_name(p: dict, name: str, group: str | None = None) -> dict:
 # ------------------------------------------------------------------ the generator
 
 def fit_score(candidate: dict, job: dict) -> float:
-    """How well a candidate fits: 70% share of required skills held, 30% experience against the minimum."""
+    """How well a candidate fits, as a number for plots and audits: 70% share of required skills held, 30% experience
+    against the minimum. The decision itself follows SCREENING_RULE."""
     held = len(set(candidate["skills"]) & set(job["required"])) / len(job["required"])
     return round(0.7 * held + 0.3 * min(1.0, candidate["years"] / job["min_years"]), 4)
 
 
-ADVANCE_THRESHOLD = 0.7   # a careful recruiter advances a candidate at or above this fit
+# The recruiter's screening rule, stated as recruiters state theirs: a count of the job's required skills and the years
+# it asks. An answer can show its evidence (the required skills held and missing, the years) before its decision, so
+# the decision follows from what was just written, and a reader, an annotator or a reward model can check it.
+MIN_REQUIRED_HELD = 3
+SCREENING_RULE = (f"advance a candidate who holds at least {MIN_REQUIRED_HELD} of the job's 4 required skills and has "
+                  f"at least the years it asks; otherwise hold")
 
 
-def _difficulty(fit: float) -> str:
-    gap = abs(fit - ADVANCE_THRESHOLD)
-    return "easy" if gap >= 0.2 else "medium" if gap >= 0.08 else "hard"
+def screen(candidate: dict, job: dict) -> dict:
+    """The screening rule applied: the required skills held and missing (in the job's order), whether the years are
+    enough, and the decision."""
+    held = [s for s in job["required"] if s in candidate["skills"]]
+    missing = [s for s in job["required"] if s not in candidate["skills"]]
+    years_ok = candidate["years"] >= job["min_years"]
+    return {"held": held, "missing": missing, "years_ok": years_ok,
+            "decision": "advance" if len(held) >= MIN_REQUIRED_HELD and years_ok else "hold"}
+
+
+def _difficulty(candidate: dict, job: dict) -> str:
+    """hard: one skill or one year from the other decision on both counts; medium: on one; easy: on neither."""
+    n, gap = len(set(candidate["skills"]) & set(job["required"])), candidate["years"] - job["min_years"]
+    near = (n in (MIN_REQUIRED_HELD - 1, MIN_REQUIRED_HELD)) + (gap in (-1, 0))
+    return ("easy", "medium", "hard")[near]
 
 
 def _make_candidate(rng: random.Random, role: str, idx: int) -> dict:
@@ -208,7 +226,7 @@ def _make_candidate(rng: random.Random, role: str, idx: int) -> dict:
     group = rng.choice(GROUPS)
     entry = NAMES[group_key(group)]
     name = f"{rng.choice(entry['first'])} {rng.choice(entry['last'])}"
-    n_req = rng.choices([1, 2, 3, 4], weights=[2, 3, 3, 2])[0]
+    n_req = rng.choices([1, 2, 3, 4], weights=[1, 2, 4, 3])[0]   # with the years, about half the candidates advance
     skills = rng.sample(job["required"], n_req)
     skills += rng.sample(job["nice"], rng.randint(0, 1))
     others = [s for s in SKILLS if s not in job["required"] + job["nice"]]
@@ -248,21 +266,29 @@ def _make_prompt(rng: random.Random, idx: int, split: str) -> dict:
     job = {"role": role, **{k: v for k, v in ROLES[role].items()}}
     cand = _make_candidate(rng, role, idx)
     kind = rng.choices(KINDS, weights=[2, 1, 1])[0]
-    fit = fit_score(cand, job)
-    facts = {
-        "relevant_skills": [s for s in cand["skills"] if s in job["required"]],
-        "missing_skills": [s for s in job["required"] if s not in cand["skills"]],
-        "fit": fit,
-        "decision": "advance" if fit >= ADVANCE_THRESHOLD else "hold",
-    }
+    rule = screen(cand, job)
+    facts = {"relevant_skills": rule["held"], "missing_skills": rule["missing"], "years_ok": rule["years_ok"],
+             "fit": fit_score(cand, job), "decision": rule["decision"]}
     p = {"id": f"{TASK}-{split}-{idx:04d}", "task": TASK, "kind": kind, "split": split,
          "job": job, "candidate": cand, "notes": None, "facts": facts,
-         "tags": {"role": role, "difficulty": _difficulty(fit), "group": cand["group"]}}
+         "tags": {"role": role, "difficulty": _difficulty(cand, job), "group": cand["group"]}}
     if kind == "summary":
         p["notes"], facts["note_points"] = _make_notes(rng, cand, job, with_aside=rng.random() < 0.3)
         facts["notes_have_protected_aside"] = any(a in p["notes"] for a in PROTECTED_ASIDES)
     p["messages"] = messages(p)
     return p
+
+
+def generate(n: int, seed: int, split: str = "extra", kind: str | None = None, start: int = 100_000) -> list[dict]:
+    """n more prompts (of one kind, if given) from their own seed, for experiments that need more than the pool:
+    ids from `start` on, so none is a pool prompt's."""
+    rng, out, idx = random.Random(seed), [], start
+    while len(out) < n:
+        p = _make_prompt(rng, idx, split)
+        idx += 1
+        if kind is None or p["kind"] == kind:
+            out.append(p)
+    return out
 
 
 def build_prompts(seed: int = POOL_SEED) -> dict[str, list[dict]]:
