@@ -131,6 +131,8 @@ def run(args) -> dict:
                          top_p=profile.top_p, batch_size=profile.gen_batch_size, seed=profile.seed,
                          max_prompt_tokens=profile.max_prompt_tokens, greedy=greedy, desc=mode)
             out[mode] = {**measure(test, [g.text for g in got]), "examples": [g.text for g in got[:5]]}
+            if greedy:   # every greedy answer, to read where the decision goes wrong (skills, years, or the rule)
+                out[mode]["answers"] = {p["id"]: g.text for p, g in zip(test, got)}
     return {"card": args.card, "answer": args.answer, "demos": args.demos, "layers": args.layers, "epochs": args.epochs,
             "profile": profile.name, "precision": precision.describe(), "sft_seconds": round(sft_seconds, 1),
             "final_loss": log["log"][-1]["loss"] if log["log"] else None, "seconds": round(time.perf_counter() - start, 1),

@@ -17,6 +17,9 @@ What a task provides (fields of `Task`):
                  instructions (what a person in the annotation widget is asked)
     watch        {name: (what it means, fn(RubricScore) -> bool, or NaN where it does not apply)}: the shares 00 and
                  05 report for every model (the mean over the answers it applies to)
+    dealbreaker  optional fn(RubricScore) -> str | None: what makes an answer unsendable however it is written (for
+                 hiring a factual error or the wrong decision); 02 reports the reward model's accuracy on the pairs
+                 it decides
     evaluators   {name: fn(p, response) -> float}: logged every PPO step (03) and averaged per model (05)
     audits       optional abilities, None where they do not apply:
                  names      the name groups of the world (00 shows them; the fairness audit draws from them)
@@ -71,6 +74,7 @@ class Task:
     guardrails: ModuleType | None = None
     writers: dict = field(default_factory=dict)   # name -> (share, description, write(p, rng)): 00's demonstrations
     dim_help: dict = field(default_factory=dict)  # dimension -> what it means, in words for the annotation widget
+    dealbreaker: Callable | None = None   # fn(RubricScore) -> what makes an answer unsendable (a factual error...) or None
     preferences: list | None = None   # a task made from a preference file: its records (tasks/from_preferences.py)
     source: str | None = None         # ... and the file, folder or Hub id they were read from
 

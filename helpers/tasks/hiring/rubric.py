@@ -359,3 +359,9 @@ def score(prompt: dict, response: str) -> RubricScore:
     criteria = {**c_acc, **c_tone, **c_pol, **{k: float(len(v)) for k, v in errors.items()},
                 "factual_errors": float(n_errors), "cut_off": float(truncated), "usable": float(usable)}
     return RubricScore(round(total, 4), dims, criteria, notes)
+
+
+def dealbreaker(s: RubricScore) -> str | None:
+    """What makes an answer unsendable however it is written: a factual error, or an assessment's wrong decision."""
+    return "a factual error" if s.criteria.get("factual_errors") else \
+        "the wrong decision" if s.criteria.get("decision") == 0.0 else None
