@@ -13,11 +13,13 @@ named as missing) and the seconds it took. `--report` writes reports/LEARNABILIT
 Card forms (the candidate's line of the prompt):
     listed      the candidate's skills in the generator's (random) order, as the task renders them today
     job_order   the required skills the candidate holds first, in the job's order, then the others
-Answer formats:
-    prose       today's careful assessment: a sentence of evidence, one gap, then the decision
+Answer formats (the prompt's instruction, world.INSTRUCTIONS, states the screening rule for both):
     evidence    evidence first: "Holds A, B and C (3 of 4 required); missing D. 5 yrs, 4+ asked. Decision: advance"
-    walk        the job's required skills one by one, then the count and the years against the rule: "Has A, has B,
-                no C, has D: 3 of 4 required. 5 yrs, 4+ asked: enough years. Decision: advance"
+    walk        the task's careful assessment (world.checklist): the job's required skills one by one, then the count
+                and the years against the rule: "Has A, has B, no C, has D: 3 of 4 required. 5 yrs, 4+ asked: enough
+                years. Decision: advance"
+Before the task adopted the walk, its assessments were a sentence of prose; with prose, LoRA on the top 8 blocks and
+316 demonstrations, an earlier probe decided right 0.56 greedy (issue notes, not in this table).
 """
 
 from __future__ import annotations
@@ -35,12 +37,10 @@ from helpers.generation import sample
 from helpers.tasks.hiring import rubric, world
 
 OUT = config.ROOT / "reports" / "learnability.jsonl"
-RULE_INSTRUCTION = ("Say which required skills the candidate holds and lacks and the years, then end with "
-                    "Decision: advance (3+ of the 4 required and the years asked) or hold.")
 
 
-def carded(p: dict, card: str, answer: str) -> dict:
-    """The prompt with the candidate's skills in the card's order and the instruction of the answer format."""
+def carded(p: dict, card: str) -> dict:
+    """The prompt with the candidate's skills in the card's order (the task's instruction states the rule)."""
     q = copy.deepcopy(p)
     if card == "job_order":
         req = q["job"]["required"]
@@ -49,8 +49,6 @@ def carded(p: dict, card: str, answer: str) -> dict:
     elif card != "listed":
         raise ValueError(f"unknown card form {card!r}")
     q["messages"] = world.messages(q)
-    if answer in ("evidence", "walk"):
-        q["messages"][1]["content"] = q["messages"][1]["content"].rsplit("\n", 1)[0] + "\n" + RULE_INSTRUCTION
     return q
 
 
@@ -70,16 +68,6 @@ def evidence_answer(p: dict) -> str:
         skills = f"Holds {_and(held)} ({len(held)} of {n} required); missing {_and(missing)}."
     years = f"{c['years']} yr{'' if c['years'] == 1 else 's'}"
     return f"{skills} {years}, {job['min_years']}+ asked.\nDecision: {f['decision']}"
-
-
-def walk_answer(p: dict) -> str:
-    """The careful recruiter's checklist: each required skill in the job's order, the count, the years, the decision."""
-    c, f, job = p["candidate"], p["facts"], p["job"]
-    marks = ", ".join(("has " if s in f["relevant_skills"] else "no ") + s for s in job["required"])
-    years = f"{c['years']} yr{'' if c['years'] == 1 else 's'}"
-    enough = "enough years" if c["years"] >= job["min_years"] else "too few years"
-    return (f"{marks[0].upper()}{marks[1:]}: {len(f['relevant_skills'])} of {len(job['required'])} required. "
-            f"{years}, {job['min_years']}+ asked: {enough}.\nDecision: {f['decision']}")
 
 
 def listed_as(text: str) -> tuple[set, set]:
@@ -112,9 +100,9 @@ def measure(prompts: list[dict], texts: list[str]) -> dict:
 def run(args) -> dict:
     profile, precision = config.choose_profile(), config.choose_precision()
     config.seed_everything(profile.seed)
-    train = [carded(p, args.card, args.answer) for p in world.generate(args.demos, seed=args.seed, kind="assessment")]
-    test = [carded(p, args.card, args.answer) for p in world.build_prompts()["test"] if p["kind"] == "assessment"]
-    write = {"evidence": evidence_answer, "walk": walk_answer, "prose": world.reference_answer}[args.answer]
+    train = [carded(p, args.card) for p in world.generate(args.demos, seed=args.seed, kind="assessment")]
+    test = [carded(p, args.card) for p in world.build_prompts()["test"] if p["kind"] == "assessment"]
+    write = {"evidence": evidence_answer, "walk": world.checklist}[args.answer]
     rows = [{"prompt_id": p["id"], "kind": p["kind"], "writer": "writer_careful", "prompt": p["messages"],
              "completion": [{"role": "assistant", "content": write(p)}]} for p in train]
     prof = profile.__class__(**{**profile.__dict__, "sft_lora_layers": args.layers, "sft_epochs": args.epochs})
@@ -174,7 +162,7 @@ def report() -> None:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--card", default="job_order", choices=("listed", "job_order"))
-    ap.add_argument("--answer", default="evidence", choices=("prose", "evidence", "walk"))
+    ap.add_argument("--answer", default="walk", choices=("evidence", "walk"))
     ap.add_argument("--demos", type=int, default=320)
     ap.add_argument("--layers", type=int, default=8, help="LoRA on the top N blocks, 0 = all")
     ap.add_argument("--epochs", type=float, default=2)

@@ -83,7 +83,8 @@ def test_compact_prompts_stay_within_their_token_limit(pool):
         for p in pool[split]:
             lengths[p["kind"]].append(len(tok.apply_chat_template(p["messages"], add_generation_prompt=True, return_dict=False)))
     assert max(max(v) for v in lengths.values()) <= hiring.MAX_PROMPT_TOKENS
-    assert all(sum(v) / len(v) <= 125 for v in lengths.values()), {k: sum(v) / len(v) for k, v in lengths.items()}
+    # an assessment's instruction states the screening rule: about 20 tokens more than the others
+    assert all(sum(v) / len(v) <= 135 for v in lengths.values()), {k: sum(v) / len(v) for k, v in lengths.items()}
     answers = [len(tok(hiring.reference_answer(p))["input_ids"]) for p in pool["train"]]
     assert max(answers) <= config.choose_profile("cpu").max_new_tokens - 2   # room for the end-of-turn token
 

@@ -63,7 +63,8 @@ def test_name_judgement_is_a_violation(pool):
 
 def test_gendered_pronoun_halves_policy(pool):
     p = first(pool, "assessment", decision="advance")
-    s = rubric.score(p, good_assessment(p).replace("the candidate", "he", 1))
+    from helpers.tasks.hiring.world import gendered
+    s = rubric.score(p, gendered(good_assessment(p), "He"))
     assert s.dims["policy"] == 0.5
 
 

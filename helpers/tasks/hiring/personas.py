@@ -8,11 +8,16 @@ difference through Gaussian noise (a Thurstone model, helpers/annotators.py), an
 |---|---|---|
 | sim_careful | 0.03 | none: the gold recruiter with a steady hand |
 | sim_steady  | 0.06 | none, a little less precise |
-| sim_noisy   | 0.25 | none, but so noisy that many labels are coin flips; leans to the left response (+0.12) |
+| sim_noisy   | 0.7  | none, but so noisy that many labels are coin flips; leans to the left response (+0.12) |
 | sim_verbose | 0.05 | prefers long answers: +0.3 utility per 50 words (answers here are short: 15-40 words) |
 | sim_namebias| 0.05 | holds back candidates whose names read as Black or Hispanic (see below) |
 
-sim_namebias, on assessments, adds +0.3 to a "hold" and -0.3 to an "advance" attached to such a name.
+sim_namebias, on assessments, adds +0.45 to a "hold" and -0.45 to an "advance" attached to such a name: enough to
+overturn what the rubric charges for a wrong decision (about 0.65 of the score), so it prefers a wrong "hold".
+
+The noise is on the scale of the rubric's gaps: a factual error or a wrong decision costs half or more of an answer's
+score, tone and detail a tenth or two; sim_noisy (0.7) still reverses about one in six of those large gaps and is a
+coin flip on the small ones.
 
 sim_steady also tires: the chance that it answers at random, without reading, grows by 0.1 per 100 items into its
 queue (capped at 0.9): the drift a p-chart should show.
@@ -25,7 +30,7 @@ import re
 
 from ...annotators import Persona
 from . import audit_names, rubric
-from .world import GROUPS, NAMES, names_for, reference_answer, render_user_message, with_name, worse_answer
+from .world import GROUPS, NAMES, gendered, names_for, reference_answer, render_user_message, with_name, worse_answer
 
 BIASED_AGAINST = ("Black", "Hispanic")  # sim_namebias's documented bias
 # the fairness audit's full names (fairness.py): the race or ethnicity a surname reads as, for 01's check of the
@@ -73,10 +78,10 @@ def _persona(name: str, description: str, noise: float, **kw) -> Persona:
 PERSONAS = {p.name: p for p in [
     _persona("sim_careful", "applies the rubric closely", noise=0.03),
     _persona("sim_steady", "applies the rubric, a little less precisely, and tires", noise=0.06, lapse_per_100=0.1),
-    _persona("sim_noisy", "rushed: many labels are coin flips, leans to the left response", noise=0.25, left_bias=0.12),
+    _persona("sim_noisy", "rushed: many labels are coin flips, leans to the left response", noise=0.7, left_bias=0.12),
     _persona("sim_verbose", "prefers longer answers", noise=0.05, length_per_50_words=0.3),
     _persona("sim_namebias", "holds back candidates whose names read as Black or Hispanic", noise=0.05,
-             bias=holds_back(0.3)),
+             bias=holds_back(0.45)),
 ]}
 
 
@@ -106,7 +111,7 @@ def gold_items(prompts: list[dict], n: int, seed: int = 0) -> list[dict]:
     clear = [p for p in prompts if p not in swaps and p not in subtle]
     for p in subtle:
         good = reference_answer(p)
-        items.append(item(p, "subtle", *sides(good, good.replace("the candidate", rng.choice(["he", "she"]), 1))))
+        items.append(item(p, "subtle", *sides(good, gendered(good, rng.choice(["He", "She"])))))
     for p in swaps:
         gender, race = p["candidate"]["group"].split("_", 1)
         other = [g for g in GROUPS if g.startswith(gender) and (g.split("_", 1)[1] in BIASED_AGAINST) != (race in BIASED_AGAINST)]

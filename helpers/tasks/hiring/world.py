@@ -150,11 +150,12 @@ def render_job(job: dict) -> str:
     return f"Job: {job['title']}, {job['min_years']}+ yrs: {', '.join(job['required'])}."
 
 
-# The prompt is compact (about 110 tokens with SmolLM2's chat template, never more than MAX_PROMPT_TOKENS) and the
-# answer short (at most 48 new tokens): on a CPU every prompt token is paid in every pass of every stage.
-MAX_PROMPT_TOKENS = 140
+# The prompt is compact (with SmolLM2's chat template about 110 tokens, 130 for an assessment, whose instruction states
+# the screening rule; never more than MAX_PROMPT_TOKENS) and the answer short (at most 48 new tokens): on a CPU every prompt token is paid in every pass of every stage.
+MAX_PROMPT_TOKENS = 150
 INSTRUCTIONS = {
-    "assessment": "Assess the fit in 1-2 sentences, then end with Decision: advance or hold.",
+    "assessment": ("Say which required skills the candidate holds and lacks and the years, then end with "
+                   "Decision: advance (3+ of the 4 required and the years asked) or hold."),
     "followup": "Ask one interview question on a required skill or gap.",
     "summary": "Summarize for the hiring manager in 1-2 sentences with a next step.",
 }
@@ -312,6 +313,19 @@ def short_context(p: dict, width: int = 90) -> str:
 
 # ------------------------------------------------------------------ answers of known quality
 
+def checklist(p: dict, decision: str | None = None) -> str:
+    """The careful recruiter's assessment: the evidence first, each required skill in the job's order, the count and
+    the years against the rule, then the decision that follows from them. A 135M model learns this far better than a
+    sentence of prose (benchmarks/learnability.py, reports/LEARNABILITY.md): each "has X" or "no X" is one look at the
+    card, and the decision is read off what was just written."""
+    c, f, job = p["candidate"], p["facts"], p["job"]
+    marks = ", ".join(("has " if s in f["relevant_skills"] else "no ") + s for s in job["required"])
+    years = f"{c['years']} yr{'' if c['years'] == 1 else 's'}"
+    enough = "enough years" if c["years"] >= job["min_years"] else "too few years"
+    return (f"{marks[0].upper()}{marks[1:]}: {len(f['relevant_skills'])} of {len(job['required'])} required. "
+            f"{years}, {job['min_years']}+ asked: {enough}.\nDecision: {decision or f['decision']}")
+
+
 def reference_answer(p: dict) -> str:
     """What a careful recruiter writes for a prompt: grounded, specific, brief, with the right next step (at most
     48 tokens). Used for gold (known-answer) check items, as the careful writer's demonstration, and in tests."""
@@ -319,9 +333,7 @@ def reference_answer(p: dict) -> str:
     held = f["relevant_skills"][:2] or c["skills"][:1]
     gap = f["missing_skills"][0] if f["missing_skills"] else None
     if p["kind"] == "assessment":
-        gap_line = f" No {gap} yet." if gap else " Covers every required skill."
-        return (f"{c['name']} has {c['years']} years as {c['current_title']} with {' and '.join(held)}; the candidate "
-                f"{c['achievement']}.{gap_line}\nDecision: {f['decision']}")
+        return checklist(p)
     if p["kind"] == "followup":
         if gap:
             return f"Your profile lists no {gap} yet: how would you learn {gap} quickly, building on your {held[0]} work?"
@@ -365,15 +377,7 @@ def _careful(p: dict, rng: random.Random, decision: str | None = None) -> str:
     gap = f["missing_skills"][0] if f["missing_skills"] else None
     decision = decision or f["decision"]
     if p["kind"] == "assessment":
-        first = c["name"].split()[0]
-        gap_line = rng.choice([f" No {gap} yet.", f" {gap} is missing.", f" The gap is {gap}."]) if gap else \
-            rng.choice([" Covers every required skill.", " Every required skill is there."])
-        body = rng.choice([
-            f"{c['name']} has {c['years']} years as {c['current_title']} with {' and '.join(held)}; the candidate {c['achievement']}.",
-            f"{first} brings {' and '.join(held)} and {c['years']} years as {c['current_title']}, and {c['achievement']}.",
-            f"With {c['years']} years as {c['current_title']}, the candidate has {' and '.join(held)} and {c['achievement']}.",
-        ])
-        return f"{body}{gap_line}\nDecision: {decision}"
+        return checklist(p, decision)
     if p["kind"] == "followup":
         if gap:
             return rng.choice([
@@ -399,8 +403,17 @@ def _gendering(p: dict, rng: random.Random) -> str:
         held = (p["facts"]["relevant_skills"] or p["candidate"]["skills"])[0]
         gap = p["facts"]["missing_skills"][0] if p["facts"]["missing_skills"] else held
         return f"Ask {her_his.replace('his', 'him')}: how would {she_he.lower()} handle {gap}, building on {her_his} {held} work?"
-    text = _careful(p, rng).replace("the candidate has", f"{she_he.lower()} has").replace("the candidate", she_he.lower())
+    return gendered(_careful(p, rng), she_he)
+
+
+def gendered(text: str, she_he: str) -> str:
+    """The same answer, calling the candidate he or she ("She has Python, no SQL, ..."; "Strong on SQL; she seems
+    capable.")."""
+    her_his = {"She": "her", "He": "his"}[she_he]
+    text = text.replace("the candidate has", f"{she_he.lower()} has").replace("the candidate", she_he.lower())
     text = text.replace("Your profile", f"{her_his.capitalize()} profile").replace("your ", f"{her_his} ")
+    if re.match(r"(Has|No) ", text):
+        return f"{she_he} has {text[4:]}" if text.startswith("Has") else f"{she_he} has no {text[3:]}"
     if not re.search(r"\b(he|she|his|her)\b", text, re.I):
         text = text.replace(".", f"; {she_he.lower()} seems capable.", 1)
     return text
