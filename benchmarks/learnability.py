@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from helpers import config, models, sft
 from helpers.generation import sample
 from helpers.tasks.hiring import rubric, world
@@ -109,10 +111,11 @@ def run(args) -> dict:
     base = models.resolve_model(profile)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        log = sft.train(base.path, rows, prof, precision, Path(tmp) / "policy", base.name)
+        folder = Path(args.keep) if args.keep else Path(tmp) / "policy"
+        log = sft.train(base.path, rows, prof, precision, folder, base.name)
         sft_seconds = time.perf_counter() - start
-        model = models.load_model(str(Path(tmp) / "policy"), "policy", precision, frozen=True)
-        tok = models.load_tokenizer(str(Path(tmp) / "policy"))
+        model = models.load_model(str(folder), "policy", precision, frozen=True)
+        tok = models.load_tokenizer(str(folder))
         out = {}
         for mode, greedy in (("greedy", True), ("t0.7", False)):
             got = sample(model, tok, test, max_new_tokens=profile.max_new_tokens, temperature=profile.eval_temperature,
@@ -127,34 +130,118 @@ def run(args) -> dict:
             **out}
 
 
+def reward_curve(args) -> list[dict]:
+    """The reward model's held-out accuracy against gold, overall and on the pairs a dealbreaker decides (a factual
+    error or the wrong decision on one side only), against the number of training pairs. The pairs: `--k` answers of
+    the `--policy` SFT model to `--prompts` generated prompts of every kind (6 comparisons a prompt, as 01 draws
+    them), labelled by the gold rubric (ties dropped); the held-out pairs come from `--heldout` other prompts."""
+    from helpers import records, reward, tasks
+    task, profile, precision = tasks.get("hiring"), config.choose_profile(), config.choose_precision()
+    config.seed_everything(profile.seed)
+    model = models.load_model(args.policy, "policy", precision, frozen=True)
+    tok = models.load_tokenizer(args.policy)
+    train_p = world.generate(args.prompts, seed=args.seed + 1)
+    held_p = world.generate(args.heldout, seed=args.seed + 2, start=200_000)
+    prompts = {p["id"]: p for p in train_p + held_p}
+    got = sample(model, tok, train_p + held_p, k=args.k, max_new_tokens=profile.max_new_tokens,
+                 temperature=profile.temperature, top_p=profile.top_p, batch_size=profile.gen_batch_size,
+                 seed=profile.seed, max_prompt_tokens=profile.max_prompt_tokens, desc="answers")
+    del model
+    by_prompt: dict = {}
+    for g in got:
+        by_prompt.setdefault(g.prompt_id, []).append(g.text)
+
+    def labelled(ids):
+        out = []
+        for r in records.make_pairs({i: by_prompt[i] for i in ids}, 6, profile.seed):
+            p = prompts[r["prompt_id"]]
+            a, b = rubric.score(p, r["response_a"]), rubric.score(p, r["response_b"])
+            if abs(a.total - b.total) < 1e-9:
+                continue
+            good, bad = (r["response_a"], r["response_b"]) if a.total > b.total else (r["response_b"], r["response_a"])
+            breaks = [rubric.dealbreaker(x) for x in (a, b)]
+            out.append({"prompt": task.messages(p), "chosen": [{"role": "assistant", "content": good}],
+                        "rejected": [{"role": "assistant", "content": bad}], "dealbreaker": bool(breaks[0]) != bool(breaks[1])})
+        return out
+    train, held = labelled([p["id"] for p in train_p]), labelled([p["id"] for p in held_p])
+    usable = sum(rubric.score(prompts[g.prompt_id], g.text).criteria["usable"] for g in got) / len(got)
+    rows = []
+    for n in sorted(int(x) for x in args.pairs.split(",")):
+        if n > len(train):
+            print(f"only {len(train)} labelled training pairs: skipping {n}")
+            continue
+        start = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            steps = max(1, round(args.rm_epochs * n / profile.rm_batch_size))
+            trainer = reward.build_trainer(args.policy, train[:n], profile, precision, Path(tmp), steps=steps)
+            trainer.train()
+            ra, rb = reward.score(trainer.model, trainer.processing_class, [r["prompt"] for r in held],
+                                  [r["chosen"][0]["content"] for r in held]), \
+                reward.score(trainer.model, trainer.processing_class, [r["prompt"] for r in held],
+                             [r["rejected"][0]["content"] for r in held])
+        hit = (ra > rb).numpy()
+        brk = np.array([r["dealbreaker"] for r in held], bool)
+        rows.append({"kind": "reward", "policy": args.policy, "train_pairs": n, "steps": steps, "epochs": args.rm_epochs,
+                     "heldout_pairs": len(held), "heldout_accuracy": round(float(hit.mean()), 4),
+                     "heldout_dealbreaker_pairs": int(brk.sum()),
+                     "heldout_accuracy_on_dealbreakers": round(float(hit[brk].mean()), 4) if brk.any() else None,
+                     "answers_usable": round(usable, 4), "seconds": round(time.perf_counter() - start, 1)})
+        print(rows[-1])
+    return rows
+
+
 def report() -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     rows = [json.loads(x) for x in OUT.read_text().splitlines() if x.strip()]
-    lines = ["# Learnability of the hiring decision: SFT on careful assessments, judged on the test assessments", "",
-             "Written by `python -m benchmarks.learnability --report` from reports/learnability.jsonl (one row a run; "
-             "each run's commit in its row). Decision accuracy, exact held and missing lists and the false-gap rate, "
-             "greedy / temperature 0.7.", "",
+    sft_rows, rm_rows = [r for r in rows if r.get("kind") != "reward"], [r for r in rows if r.get("kind") == "reward"]
+    lines = ["# Learnability of the hiring judgement", "",
+             "Written by `python -m benchmarks.learnability --report` from reports/learnability.jsonl (one row a run, "
+             "with the commit it ran from). Profile cpu, SmolLM2-135M-Instruct, this machine's CPU.", "",
+             "## The SFT policy's decision: careful assessments only, judged on the pool's test assessments", "",
+             "Decision accuracy, exact lists of the required skills held and missing, the false-gap rate (a held skill "
+             "named missing); greedy / temperature 0.7.", "",
              "| card | answer | demos | LoRA blocks | epochs | decision acc | held exact | missing exact | false gaps | "
              "SFT s | commit |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for r in rows:
+    for r in sft_rows:
         g, t = r["greedy"], r["t0.7"]
-        lines.append(f"| {r['card']} | {r['answer']} | {r['demos']} | {r['layers'] or 'all'} | {r['epochs']} | "
+        lines.append(f"| {r['card']} | {r['answer']} | {r['demos']} | {r['layers'] or 'all'} | {r['epochs']:g} | "
                      f"{g['decision_accuracy']:.2f} / {t['decision_accuracy']:.2f} | {g['held_exact']:.2f} / "
                      f"{t['held_exact']:.2f} | {g['missing_exact']:.2f} / {t['missing_exact']:.2f} | "
                      f"{g['false_gap_rate']:.2f} / {t['false_gap_rate']:.2f} | {r['sft_seconds']:.0f} | {r.get('commit', '')} |")
+    if rm_rows:
+        lines += ["", "## The reward model: held-out accuracy against gold by the number of training pairs", "",
+                  "Pairs of the SFT policy's own answers (4 a prompt, 6 comparisons a prompt), labelled by the gold "
+                  "rubric; a dealbreaker pair has a factual error or the wrong decision on one side only.", "",
+                  "| policy | training pairs | epochs | held-out accuracy | on dealbreaker pairs | held-out pairs "
+                  "(dealbreaker) | s | commit |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+        for r in rm_rows:
+            brk = "-" if r["heldout_accuracy_on_dealbreakers"] is None else f"{r['heldout_accuracy_on_dealbreakers']:.2f}"
+            lines.append(f"| {Path(r['policy']).name} | {r['train_pairs']} | {r['epochs']:g} | {r['heldout_accuracy']:.2f} | "
+                         f"{brk} | {r['heldout_pairs']} ({r['heldout_dealbreaker_pairs']}) | {r['seconds']:.0f} | {r['commit']} |")
     (config.ROOT / "reports" / "LEARNABILITY.md").write_text("\n".join(lines) + "\n")
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, axes = plt.subplots(1, 2 if rm_rows else 1, figsize=(11 if rm_rows else 6, 4), squeeze=False)
+    ax = axes[0][0]
     series = {}
-    for r in rows:
+    for r in sft_rows:
         series.setdefault((r["card"], r["answer"], r["layers"]), []).append((r["demos"], r["greedy"]["decision_accuracy"]))
     for (card, answer, layers), pts in sorted(series.items()):
         pts.sort()
-        ax.plot(*zip(*pts), marker="o", label=f"{card}, {answer}, LoRA {layers or 'all'}")
+        ax.plot(*zip(*pts), marker="o", label=f"{card} card, {answer}, LoRA {layers or 'all'}")
     ax.axhline(0.7, color="grey", ls="--", lw=1)
-    ax.set(xscale="log", xlabel="careful demonstrations (assessments)", ylabel="decision accuracy (greedy)", ylim=(0.3, 1))
+    ax.set(xscale="log", xlabel="careful demonstrations (assessments)", ylabel="decision accuracy (greedy)",
+           ylim=(0.3, 1), title="SFT: does the policy learn the decision?")
     ax.legend(fontsize=7)
+    if rm_rows:
+        ax = axes[0][1]
+        pts = sorted((r["train_pairs"], r["heldout_accuracy"], r["heldout_accuracy_on_dealbreakers"]) for r in rm_rows)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label="all held-out pairs")
+        ax.plot([p[0] for p in pts], [p[2] for p in pts], marker="s", label="pairs a dealbreaker decides")
+        ax.axhline(0.8, color="grey", ls="--", lw=1)
+        ax.set(xscale="log", xlabel="training pairs (gold labels)", ylabel="held-out accuracy vs gold", ylim=(0.4, 1),
+               title="Reward model: does it learn the recruiter?")
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(config.ROOT / "reports" / "learnability.png", dpi=120)
 
@@ -167,16 +254,25 @@ def main(argv=None) -> None:
     ap.add_argument("--layers", type=int, default=8, help="LoRA on the top N blocks, 0 = all")
     ap.add_argument("--epochs", type=float, default=2)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--keep", default=None, help="save the SFT policy in this folder (for --reward-curve)")
     ap.add_argument("--report", action="store_true")
+    ap.add_argument("--reward-curve", action="store_true", help="the reward model's accuracy against training pairs")
+    ap.add_argument("--policy", default=None, help="--reward-curve: the SFT policy whose answers are compared")
+    ap.add_argument("--prompts", type=int, default=300)
+    ap.add_argument("--heldout", type=int, default=60)
+    ap.add_argument("--k", type=int, default=4)
+    ap.add_argument("--pairs", default="200,400,800,1600")
+    ap.add_argument("--rm-epochs", type=float, default=1.0)
     args = ap.parse_args(argv)
     if args.report:
         return report()
     from benchmarks.bench import commit
-    row = {**run(args), "commit": commit()}
+    new = [{**r, "commit": commit()} for r in reward_curve(args)] if args.reward_curve else [{**run(args), "commit": commit()}]
     OUT.parent.mkdir(exist_ok=True)
     with OUT.open("a") as f:
-        f.write(json.dumps(row) + "\n")
-    print(json.dumps({k: v for k, v in row.items() if k not in ("precision",)}, indent=1))
+        for row in new:
+            f.write(json.dumps(row) + "\n")
+    print(json.dumps({k: v for k, v in new[-1].items() if k not in ("precision", "greedy", "t0.7")}, indent=1))
 
 
 if __name__ == "__main__":

@@ -168,6 +168,7 @@ def _slots(p):
 
 def _checks():
     import csv
+
     from helpers import config
     with open(config.ROOT / "data" / "hiring" / "rubric_checks.csv", newline="") as f:
         return list(csv.DictReader(f))

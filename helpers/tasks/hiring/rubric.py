@@ -105,7 +105,8 @@ HELD_CUES = (r"has|have|holds|holding|brings?|with|solid|strong|skilled|proficie
 JOB_CUES = r"requires?|required|requirements?|asks? for|calls for|the (?:role|job) (?:needs|wants)"
 PRESUME_CUES = r"(?:how )?(?:did|do) you use|you used|your"            # a question that takes the skill as held
 ASK_CUES = r"(?:have|has|do|does|did) (?:you|they|the candidate)|would you|could you|can you"   # a question, not a claim
-CUE = re.compile(rf"\b(?:(?P<presumed>{PRESUME_CUES})|(?P<asked>{ASK_CUES})|(?P<gap>{GAP_CUES})|(?P<held>{HELD_CUES})|(?P<job>{JOB_CUES}))\b", re.I)
+CUE = re.compile(rf"\b(?:(?P<presumed>{PRESUME_CUES})|(?P<asked>{ASK_CUES})|(?P<gap>{GAP_CUES})|(?P<held>{HELD_CUES})|"
+                 rf"(?P<job>{JOB_CUES}))\b", re.I)
 CLAUSE = re.compile(r"(?<=[.!?;:])\s+|\n+|\s*;\s*|\s*:\s+|\s*\(|\)\s*|\s+(?=(?:but|while|although|though|however|"
                     r"whereas)\b)", re.I)
 
@@ -192,35 +193,35 @@ def factual_errors(prompt: dict, text: str) -> dict[str, list[str]]:
            "false_claims": sorted(s for s, f in framings.items() if "held" in f and s not in held),
            "contradictions": sorted(s for s, f in framings.items() if {"held", "missing"} <= f),
            "misstatements": []}
-    mis = err["misstatements"]
+    wrong = err["misstatements"]
     for m in COUNT.finditer(text):
         said = int(m.group(1)) if m.group(1).isdigit() else WORDS_NUM[m.group(1).lower()]
         if said != n_held:
-            mis.append(f"says {m.group(0)}: holds {n_held} of {len(required)}")
+            wrong.append(f"says {m.group(0)}: holds {n_held} of {len(required)}")
     if ALL_HELD.search(text) and n_held < len(required):
-        mis.append(f"says every required skill is covered: holds {n_held} of {len(required)}")
+        wrong.append(f"says every required skill is covered: holds {n_held} of {len(required)}")
     if NONE_HELD.search(text) and n_held > 0:
-        mis.append(f"says none of the required skills: holds {n_held}")
+        wrong.append(f"says none of the required skills: holds {n_held}")
     for m in YEARS.finditer(text):
         n = int(m.group(1))
         if n != cand["years"] and n != job["min_years"]:
-            mis.append(f"says {m.group(0)}: {cand['years']} on the card, {job['min_years']}+ asked")
+            wrong.append(f"says {m.group(0)}: {cand['years']} on the card, {job['min_years']}+ asked")
     years_ok = cand["years"] >= job["min_years"]
     if YEARS_OK.search(text) and not years_ok:
-        mis.append(f"says the years are enough: {cand['years']} against {job['min_years']}+")
+        wrong.append(f"says the years are enough: {cand['years']} against {job['min_years']}+")
     if YEARS_SHORT.search(text) and years_ok:
-        mis.append(f"says the years are short: {cand['years']} against {job['min_years']}+")
+        wrong.append(f"says the years are short: {cand['years']} against {job['min_years']}+")
     if prompt["kind"] == "summary":
         pts, low = prompt["facts"]["note_points"], text.lower()
         for mode, pat in MODES.items():
             if re.search(rf"\b(?:{pat})\b", low) and mode != pts["mode"]:
-                mis.append(f"says {mode}: the notes say {pts['mode']}")
+                wrong.append(f"says {mode}: the notes say {pts['mode']}")
         weeks = re.findall(r"\b(\d+)[- ]weeks?\b", low)
         if any(w != pts["notice"].split()[0] for w in weeks):
-            mis.append(f"says {', '.join(weeks)} weeks: the notes say {pts['notice']}")
+            wrong.append(f"says {', '.join(weeks)} weeks: the notes say {pts['notice']}")
         salaries = re.findall(r"\$?(\d{2,3})\s?k\b", low)
         if any(x + "k" != pts["salary"] for x in salaries):
-            mis.append(f"says {', '.join(x + 'k' for x in salaries)}: the notes say {pts['salary']}")
+            wrong.append(f"says {', '.join(x + 'k' for x in salaries)}: the notes say {pts['salary']}")
     return err
 
 

@@ -151,7 +151,8 @@ def render_job(job: dict) -> str:
 
 
 # The prompt is compact (with SmolLM2's chat template about 110 tokens, 130 for an assessment, whose instruction states
-# the screening rule; never more than MAX_PROMPT_TOKENS) and the answer short (at most 48 new tokens): on a CPU every prompt token is paid in every pass of every stage.
+# the screening rule; never more than MAX_PROMPT_TOKENS) and the answer short (at most 48 new tokens): on a CPU
+# every prompt token is paid in every pass of every stage.
 MAX_PROMPT_TOKENS = 150
 INSTRUCTIONS = {
     "assessment": ("Say which required skills the candidate holds and lacks and the years, then end with "
