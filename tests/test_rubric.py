@@ -148,8 +148,15 @@ def _situation(p, name):
             "followup": kind == "followup" and n >= 1 and bool(f["missing_skills"])}[name]
 
 
+def _flip(text, old, new, skill):
+    """A checklist with one skill's mark turned ("no Spark" -> "has Spark"), keeping its capital."""
+    import re
+    return re.sub(rf"\b({old}) {re.escape(skill)}\b", lambda m: (new.capitalize() if m.group(1)[0].isupper() else new)
+                  + " " + skill, text, count=1, flags=re.I)
+
+
 def _slots(p):
-    from helpers.tasks.hiring.world import PROTECTED_ASIDES
+    from helpers.tasks.hiring.world import PROTECTED_ASIDES, checklist
     c, f, job = p["candidate"], p["facts"], p["job"]
     held, missing = f["relevant_skills"], f["missing_skills"]
     pts = f.get("note_points") or {}
@@ -163,7 +170,11 @@ def _slots(p):
             "mode": mode, "mode_wrong": next(m for m in ("remote", "hybrid", "on-site") if m != mode),
             "notice": pts.get("notice"), "salary": pts.get("salary"),
             "salary_wrong": next((s for s in ("85k", "150k") if s != pts.get("salary")), None),
-            "aside": next((a for a in PROTECTED_ASIDES if a in (p.get("notes") or "")), None)}
+            "aside": next((a for a in PROTECTED_ASIDES if a in (p.get("notes") or "")), None),
+            "checklist": checklist(p), "checklist_no_decision": checklist(p).split("\n")[0],
+            "checklist_false_claim": _flip(checklist(p), "no", "has", (missing or ["?"])[0]),
+            "checklist_false_gap": _flip(checklist(p), "has", "no", held[0]),
+            "job_title": job["title"], "job_required": ", ".join(job["required"])}
 
 
 def _checks():

@@ -147,9 +147,11 @@ def mentioned_skills(text: str) -> dict[str, bool]:
 
 def decision_of(text: str) -> str | None:
     """'advance', 'hold', or None when the text says neither or both (prefers an explicit 'Decision:' line)."""
-    explicit = re.search(r"decision\s*[:\-]\s*\**\s*(advance|hold)", text, re.I)
-    if explicit:
-        return explicit.group(1).lower()
+    explicit = re.findall(r"decision\s*[:\-]\s*\**\s*(advance|hold)\b(?=([^\n]{0,80}))", text, re.I)
+    if explicit:   # every "Decision:" must say the same, and none may offer both ("advance (...) or hold")
+        said = {d.lower() for d, _ in explicit}
+        hedged = any(re.search(r"\b(?:or|and|/)\s*(?:advance|hold)\b|^\s*/", tail, re.I) for _, tail in explicit)
+        return None if len(said) > 1 or hedged else said.pop()
     adv, hold = bool(ADVANCE.search(text)), bool(HOLD.search(text))
     return "advance" if adv and not hold else "hold" if hold and not adv else None
 
