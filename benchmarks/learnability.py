@@ -84,6 +84,25 @@ def listed_as(text: str) -> tuple[set, set]:
     return set(rubric.mentioned_skills(head)), set(rubric.mentioned_skills(tail))
 
 
+def lookups(prompts: list[dict], texts: list[str]) -> dict:
+    """How each required skill is marked against the card: the share of held ones the answers call held, and of missing
+    ones they call missing (a policy that writes "has" for every skill scores 1 and 0), and the share usable as it
+    stands by the gold rubric."""
+    held_hits = held_n = miss_hits = miss_n = usable = 0
+    for p, t in zip(prompts, texts):
+        framed = dict(rubric.skill_mentions(t.split("\n")[0]))
+        for skill in p["job"]["required"]:
+            if skill in p["candidate"]["skills"]:
+                held_n += 1
+                held_hits += framed.get(skill) == "held"
+            else:
+                miss_n += 1
+                miss_hits += framed.get(skill) == "missing"
+        usable += rubric.score(p, t).criteria["usable"]
+    return {"held_called_held": round(held_hits / max(held_n, 1), 4), "missing_called_missing": round(miss_hits / max(miss_n, 1), 4),
+            "usable": round(usable / max(len(texts), 1), 4)}
+
+
 def measure(prompts: list[dict], texts: list[str]) -> dict:
     right = held_ok = missing_ok = false_gap = said = 0
     for p, t in zip(prompts, texts):
@@ -96,7 +115,8 @@ def measure(prompts: list[dict], texts: list[str]) -> dict:
         false_gap += bool(missing & set(p["candidate"]["skills"]))
     n = len(prompts)
     return {"decision_accuracy": round(right / n, 4), "decided": round(said / n, 4), "held_exact": round(held_ok / n, 4),
-            "missing_exact": round(missing_ok / n, 4), "false_gap_rate": round(false_gap / n, 4), "n": n}
+            "missing_exact": round(missing_ok / n, 4), "false_gap_rate": round(false_gap / n, 4), "n": n,
+            **lookups(prompts, texts)}
 
 
 def run(args) -> dict:
@@ -201,15 +221,26 @@ def report() -> None:
              "with the commit it ran from). Profile cpu, SmolLM2-135M-Instruct, this machine's CPU.", "",
              "## The SFT policy's decision: careful assessments only, judged on the pool's test assessments", "",
              "Decision accuracy, exact lists of the required skills held and missing, the false-gap rate (a held skill "
-             "named missing); greedy / temperature 0.7.", "",
+             "named missing), greedy / temperature 0.7; then, greedy, how each required skill is marked against the "
+             "card (held ones called held, missing ones called missing: a policy that calls everything held scores 1 "
+             "and 0, and decides by the years alone) and the share usable as it stands (gold rubric). For rows written "
+             "before these three columns existed they are computed here from the row's saved greedy answers, with this "
+             "commit's rubric.", "",
              "| card | answer | demos | LoRA blocks | epochs | decision acc | held exact | missing exact | false gaps | "
-             "SFT s | commit |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "held called held | missing called missing | usable | SFT s | commit |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    test = {p["id"]: p for p in world.build_prompts()["test"]}
     for r in sft_rows:
         g, t = r["greedy"], r["t0.7"]
+        if "missing_called_missing" not in g and "answers" in g:   # rows written before lookups() existed
+            g.update(lookups([test[i] for i in g["answers"]], list(g["answers"].values())))
+        look = (f"{g['held_called_held']:.2f} | {g['missing_called_missing']:.2f} | {g['usable']:.2f}"
+                if "missing_called_missing" in g else "- | - | -")
         lines.append(f"| {r['card']} | {r['answer']} | {r['demos']} | {r['layers'] or 'all'} | {r['epochs']:g} | "
                      f"{g['decision_accuracy']:.2f} / {t['decision_accuracy']:.2f} | {g['held_exact']:.2f} / "
                      f"{t['held_exact']:.2f} | {g['missing_exact']:.2f} / {t['missing_exact']:.2f} | "
-                     f"{g['false_gap_rate']:.2f} / {t['false_gap_rate']:.2f} | {r['sft_seconds']:.0f} | {r.get('commit', '')} |")
+                     f"{g['false_gap_rate']:.2f} / {t['false_gap_rate']:.2f} | {look} | {r['sft_seconds']:.0f} | "
+                     f"{r.get('commit', '')} |")
     if rm_rows:
         lines += ["", "## The reward model: held-out accuracy against gold by the number of training pairs", "",
                   "Pairs of the SFT policy's own answers (4 a prompt, 6 comparisons a prompt), labelled by the gold "
