@@ -107,7 +107,7 @@ PRESUME_CUES = r"(?:how )?(?:did|do) you use|you used|your"            # a quest
 ASK_CUES = r"(?:have|has|do|does|did) (?:you|they|the candidate)|would you|could you|can you"   # a question, not a claim
 CUE = re.compile(rf"\b(?:(?P<presumed>{PRESUME_CUES})|(?P<asked>{ASK_CUES})|(?P<gap>{GAP_CUES})|(?P<held>{HELD_CUES})|"
                  rf"(?P<job>{JOB_CUES}))\b", re.I)
-CLAUSE = re.compile(r"(?<=[.!?;:])\s+|\n+|\s*;\s*|\s*:\s+|\s*\(|\)\s*|\s+(?=(?:but|while|although|though|however|"
+CLAUSE = re.compile(r"(?<=[.!?;])\s+|\n+|\s*;\s*|\s*\(|\)\s*|\s+(?=(?:but|while|although|though|however|"
                     r"whereas)\b)", re.I)
 
 
