@@ -210,12 +210,57 @@ def reward_curve(args) -> list[dict]:
     return rows
 
 
+def rl_gold(args) -> list[dict]:
+    """Can RL teach what SFT did not (the look-up of a missing skill)? PPO (helpers/ppo.py, 03's settings: value head,
+    kept trunk, merged sampler copy) from the `--policy` SFT model on generated assessments, with the gold rubric
+    itself as the reward: the ceiling a perfect reward model would give. Judged greedy on the pool's test assessments
+    before and after, and every `--rl-eval-every` steps."""
+    import torch
+
+    from helpers import ppo, tasks
+    task, profile, precision = tasks.get("hiring"), config.choose_profile(), config.choose_precision()
+    config.seed_everything(profile.seed)
+    train_p = world.generate(args.prompts, seed=args.seed + 3, kind="assessment", start=300_000)
+    test = [p for p in world.build_prompts()["test"] if p["kind"] == "assessment"]
+    gold = task.rollout_evaluators(train_p)["gold"]
+    tok = models.load_tokenizer(args.policy, padding_side="left")
+    policy = ppo.policy_model(args.policy, precision, r=profile.lora_r, top_layers=args.layers or None)
+    cfg = ppo.PPOConfig(steps=args.rl_steps, batch_size=args.rl_batch, minibatch_size=max(2, args.rl_batch // 2),
+                        ppo_epochs=2, learning_rate=args.rl_lr, critic_learning_rate=args.rl_lr, max_grad_norm=1.0,
+                        value_head=True, trunk=True, sampler_copy=True, kl_coef=args.rl_kl, kl_target=None,
+                        kl_estimator="k1", gamma=1.0, lam=0.95, clip=0.2, clip_value=0.2,
+                        max_new_tokens=profile.max_new_tokens, no_eos_penalty=1.0, temperature=1.0, seed=profile.seed)
+    trainer = ppo.PPO(policy, None, tok, lambda chats, texts: torch.tensor(gold(chats, texts)), cfg)
+    chats = [task.messages(p) for p in train_p]
+
+    def judge(step, seconds):
+        got = sample(policy, tok, test, max_new_tokens=profile.max_new_tokens, batch_size=profile.gen_batch_size,
+                     seed=profile.seed, max_prompt_tokens=profile.max_prompt_tokens, greedy=True, desc=f"step {step}")
+        texts = [g.text for g in got]
+        m = measure(test, texts)
+        m.pop("n")
+        return {"kind": "rl_gold", "policy": args.policy, "step": step, "episodes": step * args.rl_batch,
+                "gold_mean": round(sum(rubric.score(p, t).total for p, t in zip(test, texts)) / len(test), 4),
+                **m, "seconds": round(seconds, 1), "lr": args.rl_lr, "kl_coef": args.rl_kl,
+                "examples": texts[:3]}
+    rows, start = [judge(0, 0.0)], time.perf_counter()
+    print(rows[-1])
+    for step in range(args.rl_steps):
+        trainer.train_step(ppo.prompt_batch(chats, step, args.rl_batch, profile.seed))
+        if (step + 1) % args.rl_eval_every == 0 or step + 1 == args.rl_steps:
+            rows.append({**judge(step + 1, time.perf_counter() - start), "kl": trainer.history[-1].get("kl"),
+                         "reward": trainer.history[-1].get("reward")})
+            print({k: v for k, v in rows[-1].items() if k != "examples"})
+    return rows
+
+
 def report() -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     rows = [json.loads(x) for x in OUT.read_text().splitlines() if x.strip()]
-    sft_rows, rm_rows = [r for r in rows if r.get("kind") != "reward"], [r for r in rows if r.get("kind") == "reward"]
+    sft_rows = [r for r in rows if r.get("kind") not in ("reward", "rl_gold")]
+    rm_rows, rl_rows = [r for r in rows if r.get("kind") == "reward"], [r for r in rows if r.get("kind") == "rl_gold"]
     lines = ["# Learnability of the hiring judgement", "",
              "Written by `python -m benchmarks.learnability --report` from reports/learnability.jsonl (one row a run, "
              "with the commit it ran from). Profile cpu, SmolLM2-135M-Instruct, this machine's CPU.", "",
@@ -251,6 +296,16 @@ def report() -> None:
             brk = "-" if r["heldout_accuracy_on_dealbreakers"] is None else f"{r['heldout_accuracy_on_dealbreakers']:.2f}"
             lines.append(f"| {Path(r['policy']).name} | {r['train_pairs']} | {r['epochs']:g} | {r['heldout_accuracy']:.2f} | "
                          f"{brk} | {r['heldout_pairs']} ({r['heldout_dealbreaker_pairs']}) | {r['seconds']:.0f} | {r['commit']} |")
+    if rl_rows:
+        lines += ["", "## PPO with the gold rubric as the reward: what a perfect reward model would teach", "",
+                  "From an SFT policy of the table above, on generated assessments; judged greedy on the test assessments.",
+                  "", "| policy | episodes | gold mean | decision acc | held called held | missing called missing | usable | "
+                  "KL | s | commit |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for r in rl_rows:
+            kl = "-" if r.get("kl") is None else f"{r['kl']:.2f}"
+            lines.append(f"| {Path(r['policy']).name} | {r['episodes']} | {r['gold_mean']:.3f} | {r['decision_accuracy']:.2f} | "
+                         f"{r['held_called_held']:.2f} | {r['missing_called_missing']:.2f} | {r['usable']:.2f} | {kl} | "
+                         f"{r['seconds']:.0f} | {r['commit']} |")
     (config.ROOT / "reports" / "LEARNABILITY.md").write_text("\n".join(lines) + "\n")
     fig, axes = plt.subplots(1, 2 if rm_rows else 1, figsize=(11 if rm_rows else 6, 4), squeeze=False)
     ax = axes[0][0]
@@ -294,11 +349,18 @@ def main(argv=None) -> None:
     ap.add_argument("--k", type=int, default=4)
     ap.add_argument("--pairs", default="200,400,800,1600")
     ap.add_argument("--rm-epochs", type=float, default=1.0)
+    ap.add_argument("--rl-gold", action="store_true", help="PPO from --policy with the gold rubric as the reward")
+    ap.add_argument("--rl-steps", type=int, default=24)
+    ap.add_argument("--rl-batch", type=int, default=16)
+    ap.add_argument("--rl-lr", type=float, default=5e-4)
+    ap.add_argument("--rl-kl", type=float, default=0.02)
+    ap.add_argument("--rl-eval-every", type=int, default=8)
     args = ap.parse_args(argv)
     if args.report:
         return report()
     from benchmarks.bench import commit
-    new = [{**r, "commit": commit()} for r in reward_curve(args)] if args.reward_curve else [{**run(args), "commit": commit()}]
+    made = reward_curve(args) if args.reward_curve else rl_gold(args) if args.rl_gold else [run(args)]
+    new = [{**r, "commit": commit()} for r in made]
     OUT.parent.mkdir(exist_ok=True)
     with OUT.open("a") as f:
         for row in new:
