@@ -11,8 +11,8 @@ required skills the answer lists as held and as missing are exactly right, the f
 named as missing) and the seconds it took. `--report` writes reports/LEARNABILITY.md and reports/learnability.png.
 
 Card forms (the candidate's line of the prompt):
-    listed      the candidate's skills in the generator's (random) order, as the task renders them today
-    job_order   the required skills the candidate holds first, in the job's order, then the others
+    listed      the candidate's skills in a random order (how the task rendered them until these runs)
+    job_order   the required skills the candidate holds first, in the job's order, then the others (the task's card now)
 Answer formats (the prompt's instruction, world.INSTRUCTIONS, states the screening rule for both):
     evidence    evidence first: "Holds A, B and C (3 of 4 required); missing D. 5 yrs, 4+ asked. Decision: advance"
     walk        the task's careful assessment (world.checklist): the job's required skills one by one, then the count
@@ -48,7 +48,9 @@ def carded(p: dict, card: str) -> dict:
         req = q["job"]["required"]
         q["candidate"]["skills"] = [s for s in req if s in q["candidate"]["skills"]] + \
             [s for s in q["candidate"]["skills"] if s not in req]
-    elif card != "listed":
+    elif card == "listed":
+        config.keyed_rng("card", p["id"]).shuffle(q["candidate"]["skills"])
+    else:
         raise ValueError(f"unknown card form {card!r}")
     q["messages"] = world.messages(q)
     return q
