@@ -309,17 +309,21 @@ def report() -> None:
                          f"{r['held_called_held']:.2f} | {r['missing_called_missing']:.2f} | {r['usable']:.2f} | {kl} | "
                          f"{r['seconds']:.0f} | {r['commit']} |")
     (config.ROOT / "reports" / "LEARNABILITY.md").write_text("\n".join(lines) + "\n")
-    fig, axes = plt.subplots(1, 2 if rm_rows else 1, figsize=(11 if rm_rows else 6, 4), squeeze=False)
+    fig, axes = plt.subplots(1, 2 if rm_rows else 1, figsize=(12 if rm_rows else 7, 4.5), squeeze=False)
     ax = axes[0][0]
     series = {}
     for r in sft_rows:
-        series.setdefault((r["card"], r["answer"], r["layers"]), []).append((r["demos"], r["greedy"]["decision_accuracy"]))
+        g = r["greedy"]
+        series.setdefault((r["card"], r["answer"], r["layers"]), []).append(
+            (r["demos"], g["decision_accuracy"], g.get("missing_called_missing", float("nan"))))
     for (card, answer, layers), pts in sorted(series.items()):
         pts.sort()
-        ax.plot(*zip(*pts), marker="o", label=f"{card} card, {answer}, LoRA {layers or 'all'}")
+        line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"{card} card, {answer}, LoRA {layers or 'all'}")
+        ax.plot([p[0] for p in pts], [p[2] for p in pts], marker="x", ls=":", color=line.get_color())
     ax.axhline(0.7, color="grey", ls="--", lw=1)
-    ax.set(xscale="log", xlabel="careful demonstrations (assessments)", ylabel="decision accuracy (greedy)",
-           ylim=(0.3, 1), title="SFT: does the policy learn the decision?")
+    demos = sorted({r["demos"] for r in sft_rows})
+    ax.set(xlabel="careful demonstrations (assessments)", ylabel="share of test assessments (greedy)", ylim=(0, 1.02),
+           xticks=demos, title="SFT: o decision right, x missing skill called missing")
     ax.legend(fontsize=7)
     if rm_rows:
         ax = axes[0][1]
