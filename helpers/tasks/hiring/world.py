@@ -235,8 +235,8 @@ def _make_candidate(rng: random.Random, role: str, idx: int) -> dict:
     skills += rng.sample(others, rng.randint(0, 1))
     rng.shuffle(skills)
     # the card lists the job's required skills first, in the job's order (as an applicant tracking system sorts a
-    # match): with them in random order a 135M model does not learn to see which one is missing
-    # (benchmarks/learnability.py: reports/LEARNABILITY.md)
+    # match), which makes a missing one easier to see: the one configuration in which a 135M model learned to mark
+    # every required skill right used this order (benchmarks/learnability.py, reports/LEARNABILITY.md)
     skills = [s for s in job["required"] if s in skills] + [s for s in skills if s not in job["required"]]
     years = rng.randint(max(0, job["min_years"] - 3), job["min_years"] + 6)
     template, keyword = rng.choice(ACHIEVEMENTS[role])
