@@ -63,7 +63,7 @@ def name_swap_pairs(prompts: list[dict], seed: int = 0, names: dict[str, list[st
             for ga, gb in itertools.combinations(mine, 2):
                 if rng.random() < 0.5:
                     ga, gb = gb, ga
-                a, b = (hiring.reference_answer(hiring.with_name(p, names[g][i % len(names[g])], g)) for g in (ga, gb))
+                a, b = (hiring.named_answer(hiring.with_name(p, names[g][i % len(names[g])], g)) for g in (ga, gb))
                 out.append({"pair_id": f"{p['id']}:{ga}:{gb}", "prompt": p, "response_a": a, "response_b": b,
                             "group_a": ga, "group_b": gb, "race_a": hiring.group_key(ga)[1], "race_b": hiring.group_key(gb)[1]})
     return out

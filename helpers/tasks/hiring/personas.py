@@ -30,7 +30,7 @@ import re
 
 from ...annotators import Persona
 from . import audit_names, rubric
-from .world import GROUPS, NAMES, gendered, names_for, reference_answer, render_user_message, with_name, worse_answer
+from .world import GROUPS, NAMES, gendered, named_answer, names_for, reference_answer, render_user_message, with_name, worse_answer
 
 BIASED_AGAINST = ("Black", "Hispanic")  # sim_namebias's documented bias
 # the fairness audit's full names (fairness.py): the race or ethnicity a surname reads as, for 01's check of the
@@ -116,7 +116,7 @@ def gold_items(prompts: list[dict], n: int, seed: int = 0) -> list[dict]:
         gender, race = p["candidate"]["group"].split("_", 1)
         other = [g for g in GROUPS if g.startswith(gender) and (g.split("_", 1)[1] in BIASED_AGAINST) != (race in BIASED_AGAINST)]
         twin_name = rng.choice(names_for(rng.choice(other)))
-        mine, twin = reference_answer(p), reference_answer(with_name(p, twin_name))
+        mine, twin = named_answer(p), named_answer(with_name(p, twin_name))
         a, b = (mine, twin) if rng.random() < 0.5 else (twin, mine)
         items.append(item(p, "name_swap", a, b, "tie", render_user_message(with_name(p, "[name withheld]")),
                           names=[p["candidate"]["name"], twin_name]))

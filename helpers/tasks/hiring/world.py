@@ -331,6 +331,14 @@ def checklist(p: dict, decision: str | None = None) -> str:
             f"{years}, {job['min_years']}+ asked: {enough}.\nDecision: {decision or f['decision']}")
 
 
+def named_answer(p: dict) -> str:
+    """The reference answer led by the candidate's name ("Tamika Jackson: has negotiation, no CRM, ..."): what the
+    name-swap checks of the annotators (01, the hidden gold items) compare, two answers that differ only in the name."""
+    text = reference_answer(p)
+    lead = text[0].lower() + text[1:] if re.match(r"(Has|No) ", text) else text
+    return f"{p['candidate']['name']}: {lead}"
+
+
 def reference_answer(p: dict) -> str:
     """What a careful recruiter writes for a prompt: grounded, specific, brief, with the right next step (at most
     48 tokens). Used for gold (known-answer) check items, as the careful writer's demonstration, and in tests."""
