@@ -5,6 +5,7 @@ browser download is not used.
 """
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -65,6 +66,11 @@ def voila_app(tmp_path):
     server.wait(timeout=30)
 
 
+def progress(page, n: int):
+    """The widget's header once n labels are done ("<name>: n of N done"); answers may say "3 of 4 required" too."""
+    return page.get_by_text(re.compile(rf"\b{n} of \d+ done"))
+
+
 def test_recruiter_labels_pairs_by_clicking(voila_app, tmp_path):
     from playwright.sync_api import sync_playwright
     url, db_path = voila_app
@@ -74,17 +80,17 @@ def test_recruiter_labels_pairs_by_clicking(voila_app, tmp_path):
         page.goto(url, timeout=180_000)
         page.get_by_placeholder("Your name (asked once)").fill("Browser Tester", timeout=180_000)
         page.get_by_role("button", name="Start").click()
-        page.get_by_text("0 of").wait_for(timeout=60_000)
+        progress(page, 0).wait_for(timeout=60_000)
         screens = []
         for n, choice in enumerate(["A better", "B better", "Tie", "Both bad"], 1):
             screens.append(page.inner_text("body"))
             page.get_by_role("button", name=choice, exact=True).click()
-            page.get_by_text(f"{n} of").wait_for(timeout=30_000)
+            progress(page, n).wait_for(timeout=30_000)
         # the 1-3 toggles say what they score; an answer cut at the token limit (most are, at smoke's 24) says so
         assert all("score the answer you preferred" in s and "accuracy:" in s for s in screens)
         assert any("cut off at the length limit" in s for s in screens)
         page.get_by_role("button", name="Undo").click()
-        page.get_by_text("3 of").wait_for(timeout=30_000)
+        progress(page, 3).wait_for(timeout=30_000)
         page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
         shots = config.ROOT / "runs" / "screenshots"
         shots.mkdir(parents=True, exist_ok=True)
