@@ -25,6 +25,8 @@ def problems(path: Path) -> list[str]:
     out = []
     for i, cell in enumerate(nb["cells"]):
         source = "".join(cell["source"])
+        if not cell.get("id") and nb.get("nbformat_minor", 0) >= 5:   # nbformat 4.5 requires an id on every cell
+            out.append(f"{path.name} cell {i}: has no id")
         if cell["cell_type"] != "code":
             continue
         if cell.get("outputs"):
