@@ -46,7 +46,7 @@ class Profile:
     top_p: float
     eval_temperature: float  # the one decoding every model is judged with (00, 04, 05): sampled, top-p 1, seeded
     # the supervised warm start (00)
-    sft_demos: int           # demonstrations (one a prompt, from the end of the train split: no preference prompt)
+    sft_demos: int           # demonstrations, one a prompt (fresh prompts where the task makes them: sft.demo_prompts)
     sft_batch_size: int
     sft_learning_rate: float  # LoRA on the top sft_lora_layers blocks
     sft_lora_layers: int
@@ -95,7 +95,7 @@ PROFILES: dict[str, Profile] = {
         responses_per_prompt=4, pairs_per_prompt=6, annotators_per_pair=3,
         n_gold_items=60, n_repeats=16, human_queue_size=40,
         max_prompt_tokens=224, max_new_tokens=48, gen_batch_size=32, temperature=0.9, top_p=0.95, eval_temperature=0.7,
-        sft_demos=320, sft_batch_size=8, sft_learning_rate=1e-3, sft_lora_layers=8, sft_epochs=2,
+        sft_demos=960, sft_batch_size=8, sft_learning_rate=1e-3, sft_lora_layers=16, sft_epochs=2,   # reports/LEARNABILITY.md
         rm_steps=56, rm_batch_size=8, rm_learning_rate=1e-3, rm_lora_layers=8,
         dpo_steps=56, dpo_batch_size=8, dpo_lora_layers=8, dpo_learning_rate=2e-4, ppo_steps=16, ppo_batch_size=8, ppo_max_new_tokens=48,
         ppo_learning_rate=5e-4, ppo_lora_layers=8,
@@ -107,7 +107,7 @@ PROFILES: dict[str, Profile] = {
         responses_per_prompt=4, pairs_per_prompt=4, annotators_per_pair=3,
         n_gold_items=60, n_repeats=30, human_queue_size=60,
         max_prompt_tokens=512, max_new_tokens=64, gen_batch_size=64, temperature=0.9, top_p=0.95, eval_temperature=0.7,
-        sft_demos=400, sft_batch_size=16, sft_learning_rate=5e-4, sft_lora_layers=0, sft_epochs=2,
+        sft_demos=1280, sft_batch_size=16, sft_learning_rate=5e-4, sft_lora_layers=0, sft_epochs=2,
         rm_steps=150, rm_batch_size=16, rm_learning_rate=2e-4, rm_lora_layers=0,
         dpo_steps=300, dpo_batch_size=8, dpo_lora_layers=0, dpo_learning_rate=2e-4, ppo_steps=150, ppo_batch_size=32, ppo_max_new_tokens=64,
         ppo_learning_rate=1e-4, ppo_lora_layers=0,

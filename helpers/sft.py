@@ -21,6 +21,7 @@ from pathlib import Path
 from . import config, models
 
 SFT_META = "feedbackloop_sft.json"
+DEMO_PROMPT_SEED = 2024   # the fresh demonstration prompts: the same ones in every run and profile
 
 
 def allocate(writers: dict, n: int, seed: int = 0) -> list[str]:
@@ -40,8 +41,11 @@ def allocate(writers: dict, n: int, seed: int = 0) -> list[str]:
 
 
 def demo_prompts(task, n: int, paths: config.Paths) -> list[dict]:
-    """The prompts n demonstrations are written for: the last n of the train split, so that no demonstration prompt
-    is one whose answers 01 compares (those are the first)."""
+    """The prompts n demonstrations are written for: fresh prompts from the task's world where it can make them
+    (`Task.demo_prompts`, as many as the profile asks), else the last n of the train split. Neither is a prompt whose
+    answers 01 compares (those are the first of the train split) nor a validation or test prompt."""
+    if task.demo_prompts is not None:
+        return task.demo_prompts(n, DEMO_PROMPT_SEED)
     return task.load_prompts("train", path=paths.data / "prompts.jsonl")[-n:]
 
 

@@ -73,6 +73,8 @@ class Task:
     favoured_names: tuple[str, ...] = ()   # first names a name-biased annotator favours (01's name-swap check)
     guardrails: ModuleType | None = None
     writers: dict = field(default_factory=dict)   # name -> (share, description, write(p, rng)): 00's demonstrations
+    demo_prompts: Callable[[int, int], list[dict]] | None = None   # fn(n, seed) -> fresh prompts for 00's demonstrations
+    #                                                                (None: the last n of the train split)
     dim_help: dict = field(default_factory=dict)  # dimension -> what it means, in words for the annotation widget
     dealbreaker: Callable | None = None   # fn(RubricScore) -> what makes an answer unsendable (a factual error...) or None
     preferences: list | None = None   # a task made from a preference file: its records (tasks/from_preferences.py)

@@ -181,15 +181,17 @@ def not_skills(prompt: dict, text: str) -> str:
                                                   c["achievement"])), " ", text, flags=re.I)
 
 
-def factual_errors(prompt: dict, text: str) -> dict[str, list[str]]:
+def factual_errors(prompt: dict, text: str, framed: list[tuple[str, str]] | None = None) -> dict[str, list[str]]:
     """What the answer gets wrong about the candidate, by kind: false_gaps, false_claims, contradictions,
-    misstatements (counts, years, and a summary's mode, notice and salary)."""
+    misstatements (counts, years, and a summary's mode, notice and salary). `framed`: the answer's skill mentions
+    (`skill_mentions(not_skills(prompt, text))`) where the caller has them already."""
     cand, job = prompt["candidate"], prompt["job"]
     held, required = set(cand["skills"]), set(job["required"])
     n_held = len(held & required)
-    clean = not_skills(prompt, text)
+    if framed is None:
+        framed = skill_mentions(not_skills(prompt, text))
     framings: dict[str, set] = {}
-    for skill, framing in skill_mentions(clean):
+    for skill, framing in framed:
         framings.setdefault(skill, set()).add(framing)
     err = {"false_gaps": sorted(s for s, f in framings.items() if "missing" in f and s in held),
            "false_claims": sorted(s for s, f in framings.items() if "held" in f and s not in held),
@@ -234,11 +236,9 @@ def cut_off(text: str) -> bool:
 
 # ------------------------------------------------------------------ the rubric
 
-def _accuracy(prompt: dict, text: str, notes: list[str]) -> tuple[float, dict, bool]:
+def _accuracy(prompt: dict, text: str, framed: list[tuple[str, str]], notes: list[str]) -> tuple[float, dict, bool]:
     facts, cand, kind = prompt["facts"], prompt["candidate"], prompt["kind"]
     low = text.lower()
-    clean = not_skills(prompt, text)
-    framed = skill_mentions(clean)
     held, required = set(cand["skills"]), set(prompt["job"]["required"])
     missing = required - held
     right_held = {s for s, f in framed if f == "held" and s in required & held}
@@ -333,10 +333,11 @@ def score(prompt: dict, response: str) -> RubricScore:
     if not text:
         return RubricScore(0.0, {k: 0.0 for k in WEIGHTS}, {"usable": 0.0}, ["empty response"])
     notes: list[str] = []
-    acc, c_acc, grounded = _accuracy(prompt, text, notes)
+    framed = skill_mentions(not_skills(prompt, text))   # each skill named, and how: held, missing, asked, the job's
+    acc, c_acc, grounded = _accuracy(prompt, text, framed, notes)
     tone, c_tone = _tone(prompt, text, grounded, notes)
     pol, c_pol = _policy(text, notes)
-    errors = factual_errors(prompt, text)
+    errors = factual_errors(prompt, text, framed)
     for kind, items in errors.items():
         if items:
             notes.append(f"{ERROR_NOTES[kind]}: {'; '.join(items)}")

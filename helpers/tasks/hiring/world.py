@@ -297,6 +297,24 @@ def generate(n: int, seed: int, split: str = "extra", kind: str | None = None, s
     return out
 
 
+# What 00's demonstrations are written for: fresh prompts, three in four assessments. The advance/hold look-up is
+# the hard part to learn (benchmarks/learnability.py: about 960 assessments before a 135M model gets it right);
+# follow-ups and summaries are learned from far fewer.
+DEMO_KINDS = {"assessment": 0.75, "followup": 0.125, "summary": 0.125}
+
+
+def demo_prompts(n: int, seed: int) -> list[dict]:
+    """n fresh prompts for demonstrations (split "demo", ids from 100,000 on: none is a pool prompt), in DEMO_KINDS'
+    shares, in a seeded order."""
+    counts = {k: round(n * share) for k, share in DEMO_KINDS.items()}
+    counts["assessment"] += n - sum(counts.values())
+    out = []
+    for i, (kind, k) in enumerate(counts.items()):
+        out += generate(k, seed=seed + i, split="demo", kind=kind, start=100_000 * (i + 1))
+    random.Random(seed).shuffle(out)
+    return out
+
+
 def build_prompts(seed: int = POOL_SEED) -> dict[str, list[dict]]:
     """The whole pool of prompts, split into train/validation/test with distinct candidates."""
     rng = random.Random(seed)
