@@ -115,3 +115,88 @@ def test_the_agreement_command_reads_trl_rows_and_keeps_what_an_earlier_run_left
     assert "existed: kept as preferences_aggregated.jsonl.before-" in capsys.readouterr().out
     kept = list(made.parent.glob("preferences_aggregated.jsonl.before-*"))
     assert len(kept) == 1 and records.read_jsonl(kept[0]) == first
+
+
+# ---- the exports teams hold: a spreadsheet, Label Studio, Argilla (fixtures in tests/data/exports/, each in the shape
+# that tool writes; the sources are cited in helpers/preference_io.py)
+EXPORTS = __import__("pathlib").Path(__file__).parent / "data" / "exports"
+
+
+def test_a_spreadsheet_saved_as_csv_is_read_in_both_column_sets(tmp_path):
+    picks = tmp_path / "picks.csv"
+    picks.write_text('\ufeffprompt,response_a,response_b,winner,annotator\n'
+                     '"Assess: Ana, 5 yrs","Has SQL, no Spark. Decision: hold","Great!!",A,rec1\n'
+                     '"Assess: Ana, 5 yrs","Great!!","Has SQL, no Spark. Decision: hold",model_b,rec2\n'
+                     '"Assess: Bo, 2 yrs","Has Go. Decision: hold","Has Go, hold.",tie,\n')
+    prefs = preference_io.read(picks)
+    assert [r["winner"] for r in prefs.records] == ["a", "b", "tie"]
+    assert [r["annotator"] for r in prefs.records] == ["rec1", "rec2", "file"]
+    assert prefs.records[0]["prompt"] == "Assess: Ana, 5 yrs" and prefs.records[0]["prompt_id"] == prefs.records[1]["prompt_id"]
+    trl = tmp_path / "trl.csv"
+    trl.write_text("prompt,chosen,rejected\nq1,good,bad\nq2,fine,worse\n")
+    got = preference_io.read(trl).records
+    assert [r[f"response_{r['winner']}"] for r in got] == ["good", "fine"]
+
+
+@pytest.mark.parametrize("header, missing", [("prompt,response_a,response_b", "winner"), ("prompt,chosen", "rejected"),
+                                             ("question,answer", "prompt")])
+def test_a_csv_without_a_needed_column_names_it_and_nothing_is_written(tmp_path, header, missing):
+    path, out = tmp_path / "bad.csv", tmp_path / "out.jsonl"
+    path.write_text(header + "\nq,a,b\n")
+    with pytest.raises(RecordError, match=f"line 1\\): column '{missing}' is missing"):
+        preference_io.read(path)
+    with pytest.raises(SystemExit, match="nothing was written"):
+        preference_io.main([str(path), "--out", str(out)])
+    assert not out.exists()
+
+
+def test_a_bad_csv_row_is_named_by_line_and_field(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("prompt,response_a,response_b,winner\nq,a,b,a\nq,a,b,maybe\n")
+    with pytest.raises(RecordError, match=r"bad.csv \(line 3\): field 'winner' must be a, b or tie"):
+        preference_io.read(path)
+
+
+def test_label_studio_json_export_reads_every_choice_and_counts_the_skips():
+    prefs = preference_io.read(EXPORTS / "label_studio_pairwise.json", task="qa")
+    assert [(r["response_a"], r["response_b"], r["winner"], r["annotator"]) for r in prefs.records] == \
+        [("4", "5", "a", "1"), ("4", "5", "b", "2")]                 # left = text1, the first of the pair
+    assert prefs.records[0]["prompt"] == "What is 2+2?" and prefs.formats == {"label studio": 2}
+    assert prefs.skipped == {"skipped in Label Studio": 1}             # was_cancelled; the unannotated task has none
+
+
+def test_label_studio_json_min_export_is_read_the_same_way():
+    prefs = preference_io.read(EXPORTS / "label_studio_json_min.json", task="qa")
+    assert [(r["winner"], r["annotator"]) for r in prefs.records] == [("b", "2"), ("a", "1")]
+
+
+@pytest.mark.parametrize("name", ["argilla_v2_records.json", "argilla_v2_flat.json", "argilla_v1_rows.json"])
+def test_argilla_exports_give_one_record_per_submitted_ranking(name):
+    prefs = preference_io.read(EXPORTS / name, task="qa")
+    got = [(r["prompt"], r["response_a"], r["response_b"], r["winner"]) for r in prefs.records]
+    second = "b" if name != "argilla_v1_rows.json" else "tie"         # 1.x keeps ranks: equal ranks are a tie
+    assert got == [("What is 2+2?", "4", "5", "a"), ("What is 2+2?", "4", "5", second)]
+    assert prefs.records[0]["annotator"] == "3f2b6c1e-0000-4000-8000-000000000001"
+    assert prefs.skipped.get("no answer") == 1                         # rec-2 has a suggestion but no response
+    if name != "argilla_v1_rows.json":                                 # the label question is counted, not read twice
+        assert any(k.startswith("answers to another question (preference)") for k in prefs.skipped)
+
+
+@pytest.mark.parametrize("name, edit, message", [
+    ("label_studio_pairwise.json", lambda rows: rows[0]["annotations"][0]["result"][0]["value"].update(selected="up"),
+     r"row 1\), annotation 1, field 'result.value': a pairwise result must select 'left' or 'right'"),
+    ("label_studio_pairwise.json", lambda rows: rows[0]["data"].pop("prompt"), r"row 1\): field 'data.prompt' is missing"),
+    ("argilla_v2_records.json", lambda rows: rows[0]["responses"]["ranking"][0].update(value=["response9"]),
+     r"row 1\), field 'ranking', answer 1: the answer names 'response9'"),
+    ("argilla_v2_flat.json", lambda rows: rows[0].pop("response2"), r"row 1\): no pair of responses among the fields"),
+])
+def test_a_malformed_export_stops_at_its_row_and_field_and_writes_nothing(tmp_path, name, edit, message):
+    rows = json.loads((EXPORTS / name).read_text())
+    edit(rows)
+    path, out = tmp_path / name, tmp_path / "out.jsonl"
+    path.write_text(json.dumps(rows))
+    with pytest.raises(RecordError, match=message):
+        preference_io.read(path)
+    with pytest.raises(SystemExit, match="nothing was written"):
+        preference_io.main([str(path), "--out", str(out)])
+    assert not out.exists()
