@@ -127,14 +127,16 @@ def build_trainer(source: str, rows, profile: config.Profile, precision: config.
                   output_dir: Path, beta: float = 0.1, loss_type: str = "sigmoid", steps: int | None = None,
                   batch_size: int | None = None, learning_rate: float | None = None, max_length: int | None = None,
                   quantize: bool = False, precompute_ref: bool = True, checkpointing: bool = False,
-                  seed: int | None = None, log_every: int = 1):
+                  seed: int | None = None, log_every: int = 1, sft_weight: float = 0.0):
     """TRL's DPOTrainer for this profile: the base model (optionally 4-bit, QLoRA) with fresh LoRA adapters passed
     as `peft_config`, so that TRL takes the reference policy from the same model with the adapters off.
 
     `rows` are conversational {"prompt", "chosen", "rejected"} rows (`reward.preference_rows` makes them from
     preference records; other columns are dropped), or a `datasets.Dataset` of them. Arguments left as None come from the profile. Every TRL
     default that would silently change a run is set here: bf16 (TRL's default), gradient checkpointing (TRL's
-    default: on), the learning rate (TRL's: 1e-6, for full fine-tuning) and its schedule."""
+    default: on), the learning rate (TRL's: 1e-6, for full fine-tuning) and its schedule. `sft_weight` > 0 adds the
+    chosen answers' negative log-likelihood to the loss with that weight (RPO, Pang et al. 2024: TRL's
+    `loss_type=[..., "sft"]`), which keeps DPO from lowering the likelihood of the answers it prefers."""
     from datasets import Dataset
     from transformers import set_seed
     from trl import DPOConfig, DPOTrainer
@@ -150,7 +152,8 @@ def build_trainer(source: str, rows, profile: config.Profile, precision: config.
     args = DPOConfig(
         output_dir=str(output_dir), max_steps=steps, per_device_train_batch_size=batch_size or profile.dpo_batch_size,
         learning_rate=learning_rate or profile.dpo_learning_rate, lr_scheduler_type="linear", warmup_steps=0,
-        beta=beta, loss_type=[loss_type],
+        beta=beta, loss_type=[loss_type] + (["sft"] if sft_weight else []),
+        loss_weights=[1.0, sft_weight] if sft_weight else None,
         max_length=max_length or profile.max_prompt_tokens + profile.max_new_tokens,
         precompute_ref_log_probs=precompute_ref, precompute_ref_batch_size=8,
         activation_checkpointing=checkpointing, logging_steps=log_every, seed=seed, data_seed=seed,
