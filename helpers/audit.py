@@ -67,7 +67,77 @@ def _welch_t(effects: np.ndarray, member: np.ndarray) -> np.ndarray:
     v1 = np.maximum(q1 - n1 * m1 ** 2, 0) / np.maximum(n1 - 1, 1)
     v0 = np.maximum((total_q - q1) - n0 * m0 ** 2, 0) / np.maximum(n0 - 1, 1)
     se = np.sqrt(v1 / n1 + v0 / n0)
-    return np.where(se > 0, (m1 - m0) / np.where(se > 0, se, 1), 0.0)
+    diff = m1 - m0
+    # no spread within the groups: any difference at all is infinitely many standard errors (a perfectly clean shift)
+    return np.where(se > 0, diff / np.where(se > 0, se, 1), np.where(np.abs(diff) > 1e-12, np.sign(diff) * np.inf, 0.0))
+
+
+class _Design:
+    """A table's structure, computed once: the codes of its profiles and names, each name's group and block. The
+    permutation null, the bootstraps and the power simulations all run on it in numpy (a power curve audits the same
+    design hundreds of times with other scores and other group labels)."""
+
+    def __init__(self, df: pd.DataFrame):
+        _check(df)
+        if (df.groupby("name").group.nunique() > 1).any():
+            raise ValueError("a name belongs to one group only")
+        self.groups = sorted(df.group.unique())
+        self.p_codes, self.profiles = pd.factorize(df.profile)
+        self.n_codes, self.names = pd.factorize(df.name)
+        first = df.groupby("name").group.first().reindex(self.names).to_numpy()
+        self.label = np.searchsorted(self.groups, first)                             # name -> group index
+        self.block = name_blocks(df).reindex(self.names).to_numpy()
+        self.by_block = np.argsort(self.block, kind="stable")
+        self.profile_rows = np.eye(len(self.profiles))[self.p_codes]                 # rows x P
+        self.name_rows = np.eye(len(self.names))[self.n_codes]                       # rows x N
+
+    def name_effect(self, score: np.ndarray) -> np.ndarray:
+        """(..., rows) scores -> (..., N): each name's mean score relative to the profiles it was shown on."""
+        centred = score - (score @ self.profile_rows / self.profile_rows.sum(0)) @ self.profile_rows.T
+        return centred @ self.name_rows / self.name_rows.sum(0)
+
+    def permuted_labels(self, label: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        """(n, N) group labels, each a shuffle of whole names within their blocks (`name_blocks`)."""
+        keys = np.argsort(self.block[None, :] + rng.random((n, len(self.names))), axis=1)    # block, then random
+        out = np.empty((n, len(self.names)), dtype=label.dtype)
+        out[:, self.by_block] = label[keys]
+        return out
+
+    def perm_p(self, effects: np.ndarray, label: np.ndarray, n_perm: int, rng: np.random.Generator) -> float:
+        """The permutation p of the largest |Welch t| over groups, whole names moved within their blocks."""
+        groups = np.arange(len(self.groups))
+        observed = np.abs(_welch_t(effects, label[None, :] == groups[:, None])).max()
+        permuted = self.permuted_labels(label, n_perm, rng)[:, None, :] == groups[None, :, None]   # (n_perm, G, N)
+        null = np.abs(_welch_t(effects, permuted)).max(-1)
+        return float((1 + (null >= observed - 1e-12).sum()) / (1 + n_perm))
+
+    def resampled_scores(self, score: np.ndarray, label: np.ndarray, n_boot: int, rng: np.random.Generator):
+        """The profile x name bootstrap: (n_boot, P) profile weights (drawn with replacement, the same draw for every
+        group: the design is paired) and (n_boot, rows) scores whose name effect is swapped for that of a name drawn
+        with replacement from the same group (every group still sees every profile; only the names' spread moves)."""
+        effect = self.name_effect(score)
+        drawn = np.zeros((n_boot, len(self.names)), dtype=int)
+        for g in np.unique(label):
+            idx = np.flatnonzero(label == g)
+            drawn[:, idx] = idx[rng.integers(0, len(idx), size=(n_boot, len(idx)))]
+        weights = rng.multinomial(len(self.profiles), np.full(len(self.profiles), 1 / len(self.profiles)), size=n_boot)
+        return weights, score[None, :] - effect[self.n_codes][None, :] + effect[drawn[:, self.n_codes]]
+
+    def boot_ratios(self, score: np.ndarray, label: np.ndarray, threshold: float | None, n_boot: int,
+                    rng: np.random.Generator) -> np.ndarray:
+        """(n_boot, G) impact ratios (selected: above `threshold`, None: each resample's median) under the bootstrap."""
+        weights, scores = self.resampled_scores(score, label, n_boot, rng)
+        cut = np.median(scores, axis=1, keepdims=True) if threshold is None else threshold
+        onehot = np.eye(len(self.groups))[label[self.n_codes]]                       # rows x G
+        w = weights[:, self.p_codes]
+        rate = (w * (scores > cut)) @ onehot / np.maximum(w @ onehot, 1e-12)
+        top = rate.max(-1, keepdims=True)
+        return np.where(top > 0, rate / np.where(top > 0, top, 1), np.nan)
+
+    def rates(self, score: np.ndarray, label: np.ndarray, threshold: float) -> np.ndarray:
+        """(G,) selection rates: the share of each group's rows scored above `threshold`."""
+        g = label[self.n_codes]
+        return np.bincount(g, weights=score > threshold, minlength=len(self.groups)) / np.bincount(g, minlength=len(self.groups))
 
 
 def group_effects(df: pd.DataFrame, n_perm: int = 2000, seed: int = 0) -> tuple[pd.DataFrame, float]:
@@ -89,17 +159,9 @@ def group_effects(df: pd.DataFrame, n_perm: int = 2000, seed: int = 0) -> tuple[
                      "ci95": [float(ci[0]), float(ci[1])], "p": float(test.pvalue) if np.isfinite(test.pvalue) else 1.0})
     table = pd.DataFrame(rows).set_index("group")
     table["p_holm"] = multipletests(table.p, method="holm")[1]
-    observed = np.abs(_welch_t(effects, member)).max()
-    rng = np.random.default_rng(seed)
-    labels = np.searchsorted(groups, names.group.to_numpy())
-    blocks = name_blocks(df).reindex(names.name).to_numpy()
-    perms = np.tile(labels, (n_perm, 1))                                           # (n_perm, N): names keep their rows
-    for b in np.unique(blocks):                                                    # labels move within a block only
-        idx = np.flatnonzero(blocks == b)
-        perms[:, idx] = labels[idx][rng.permuted(np.tile(np.arange(len(idx)), (n_perm, 1)), axis=1)]
-    permuted = perms[:, None, :] == np.arange(len(groups))[None, :, None]          # (n_perm, G, N)
-    null = np.abs(_welch_t(effects, permuted)).max(-1)
-    return table, float((1 + (null >= observed - 1e-12).sum()) / (1 + n_perm))
+    design = _Design(df)
+    p = design.perm_p(design.name_effect(df.score.to_numpy(dtype=float)), design.label, n_perm, np.random.default_rng(seed))
+    return table, p
 
 
 def _threshold(df: pd.DataFrame, threshold: float | None) -> float:
@@ -114,35 +176,14 @@ def impact_ratios(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0, threshold
     threshold = _threshold(df, threshold)
     selected = (df.score > threshold).to_numpy(dtype=float)
     groups = sorted(df.group.unique())
-    g_idx = np.searchsorted(groups, df.group.to_numpy())
-    onehot = np.eye(len(groups))[g_idx]                                             # rows x G
-    p_codes, profiles = pd.factorize(df.profile)
-    n_codes, names = pd.factorize(df.name)
-
-    def ratios(weights, chosen):                                                    # (..., rows) each
-        rate = (weights * chosen) @ onehot / np.maximum(weights @ onehot, 1e-12)
-        top = rate.max(-1, keepdims=True)
-        return np.where(top > 0, rate / np.where(top > 0, top, 1), np.nan)
-
     from fairlearn.metrics import MetricFrame, selection_rate
     rates = MetricFrame(metrics=selection_rate, y_true=selected, y_pred=selected,
                         sensitive_features=pd.Series(df.group.to_numpy(), name="group")).by_group.reindex(groups)
     rates = rates.to_numpy(dtype=float)
     point = rates / rates.max() if rates.max() > 0 else np.full(len(groups), np.nan)
-    rng = np.random.default_rng(seed)
-    # profiles: resampled with replacement, the same draw for every group (the design is paired)
-    wp = rng.multinomial(len(profiles), np.full(len(profiles), 1 / len(profiles)), size=n_boot)[:, p_codes]
-    # names: each row's name effect is swapped for that of a name drawn (with replacement) from the same group, so
-    # every group still sees every profile and only the names' own spread moves the rates
-    effects = name_effects(df).set_index("name").reindex(names)
-    effect = effects.effect.to_numpy()
-    drawn = np.zeros((n_boot, len(names)), dtype=int)
-    for g in groups:
-        idx = np.flatnonzero(effects.group.to_numpy() == g)
-        drawn[:, idx] = idx[rng.integers(0, len(idx), size=(n_boot, len(idx)))]
-    scores = df.score.to_numpy()[None, :] - effect[n_codes][None, :] + effect[drawn[:, n_codes]]
-    cut = (np.median(scores, axis=1, keepdims=True) if fixed is None else fixed)
-    boot = ratios(wp, (scores > cut).astype(float)).min(-1)
+    design = _Design(df)
+    each = design.boot_ratios(df.score.to_numpy(dtype=float), design.label, fixed, n_boot, np.random.default_rng(seed))
+    boot = each.min(-1)
     boot = boot[np.isfinite(boot)]
     defined = bool(np.isfinite(point).any())
     low = float(np.nanmin(point)) if defined else np.nan
@@ -156,9 +197,60 @@ def impact_ratios(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0, threshold
             "flip_rate": round(float(flips.mean()), 4),
             "selection_rate_by_group": {g: round(float(r), 4) for g, r in zip(groups, rates)},
             "impact_ratio_by_group": {g: (round(float(r), 4) if np.isfinite(r) else None) for g, r in zip(groups, point)},
+            "impact_ratio_ci95_by_group": {g: ([round(float(np.nanquantile(each[:, j], q)), 4) for q in (0.025, 0.975)]
+                                               if np.isfinite(each[:, j]).any() else None)
+                                           for j, g in enumerate(groups)},
             "impact_ratio_min": round(low, 4) if defined else None,
             "impact_ratio_ci95": [round(float(x), 4) for x in ci] if ci is not None else None,
             "worst_group": groups[worst] if worst is not None else None}
+
+
+def selection_threshold(df: pd.DataFrame, decision: float | None = 0.0, band: tuple[float, float] = (0.2, 0.8)) -> float | None:
+    """The selection rule: the scorer's own decision (score above `decision`) where it selects between `band`'s
+    shares of the rows, else None (the pooled median: LL144's scoring rate, a 50% base rate by construction). Near 0%
+    or 100% a handful of selections a group would make every impact ratio noise. `decision=None`: the median always
+    (a reward model, whose score has no decision point)."""
+    if decision is None:
+        return None
+    share = float((df.score > decision).mean())
+    return float(decision) if band[0] <= share <= band[1] else None
+
+
+def forced_choice(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:
+    """A second view, Bloomberg's (2024) design: each profile's versions (one a group) are ranked and the first is
+    chosen, a 12.5% base rate with 8 groups; ties share the choice. A group's rate is the share of profiles whose
+    choice it got; impact ratio = rate / the highest rate, with a 95% interval from the same profile x name bootstrap
+    as `impact_ratios`. Needs every profile under exactly one name of every group."""
+    _check(df)
+    groups = sorted(df.group.unique())
+    grid = df.pivot_table(index="profile", columns="group", values="score", aggfunc="count")
+    if grid.isna().any().any() or (grid != 1).any().any():
+        raise ValueError("forced choice needs every profile under exactly one name of every group")
+    design = _Design(df)
+    g_codes = design.label[design.n_codes]
+
+    def chosen(scores):                                                             # (..., rows) -> (..., P, G)
+        cube = np.full(scores.shape[:-1] + (len(design.profiles), len(groups)), np.nan)
+        cube[..., design.p_codes, g_codes] = scores
+        top = cube == cube.max(-1, keepdims=True)
+        return top / top.sum(-1, keepdims=True)
+
+    score = df.score.to_numpy(dtype=float)
+    point_rates = chosen(score).mean(0)
+    point = point_rates / point_rates.max()
+    weights, scores = design.resampled_scores(score, design.label, n_boot, np.random.default_rng(seed))
+    rates = np.einsum("bp,bpg->bg", weights, chosen(scores)) / len(design.profiles)
+    each = rates / rates.max(-1, keepdims=True)
+    low = float(point.min())
+    worst = int(point.argmin()) if low < 1 else None
+    return {"base_rate": round(1 / len(groups), 4),
+            "selection_rate_by_group": {g: round(float(r), 4) for g, r in zip(groups, point_rates)},
+            "impact_ratio_by_group": {g: round(float(r), 4) for g, r in zip(groups, point)},
+            "impact_ratio_ci95_by_group": {g: [round(float(np.quantile(each[:, j], q)), 4) for q in (0.025, 0.975)]
+                                           for j, g in enumerate(groups)},
+            "impact_ratio_min": round(low, 4),
+            "impact_ratio_ci95": [round(float(np.quantile(each.min(-1), q)), 4) for q in (0.025, 0.975)],
+            "worst_group": groups[worst] if worst is not None else None, "n_rankings": len(design.profiles)}
 
 
 def verdict(impact_ratio_min: float | None, ci95: list | None, group_effect_p: float, alpha: float = ALPHA) -> str:
@@ -238,19 +330,31 @@ def four_fifths_shift(df: pd.DataFrame, target: float = FOUR_FIFTHS, threshold: 
     return hi
 
 
-def power(df: pd.DataFrame, group: str, shifts, n_sims: int = 100, n_perm: int = 500, n_boot: int = 300,
+def power(df: pd.DataFrame, group: str, shifts, n_sims: int = 200, n_perm: int = 500, n_boot: int = 300,
           seed: int = 0, threshold: float | None = None, progress: bool = False) -> pd.DataFrame:
     """For each shift against `group` (in score units; 0 is the unbiased control), the share of simulations whose
-    verdict is each of the three, each simulation on its own shuffle of this scorer's names."""
+    verdict is each of the three, each simulation on its own shuffle of this scorer's names (`shuffled_names`) with
+    the shift planted (`plant`), audited as `audit` does (the same permutation null, bootstrap and verdict), in
+    numpy on the design computed once."""
     from tqdm.auto import tqdm
     rng = np.random.default_rng(seed)
+    design = _Design(df)
+    score = df.score.to_numpy(dtype=float)
+    target = design.groups.index(group)
     out = []
     for shift in tqdm(list(shifts), desc="power", unit="shift", disable=not progress, leave=False):
+        labels = design.permuted_labels(design.label, n_sims, rng)                  # the unbiased control's shuffles
         verdicts = []
-        for _ in range(n_sims):
-            sim = plant(shuffled_names(df, rng), group, shift)
-            verdicts.append(audit(sim, n_perm=n_perm, n_boot=n_boot, seed=int(rng.integers(1 << 31)),
-                                  threshold=threshold)["verdict"])
+        for label in labels:
+            sim = score - shift * (label[design.n_codes] == target)
+            cut = float(np.median(sim)) if threshold is None else float(threshold)
+            rates = design.rates(sim, label, cut)
+            point = rates / rates.max() if rates.max() > 0 else None
+            each = design.boot_ratios(sim, label, threshold, n_boot, rng).min(-1)
+            each = each[np.isfinite(each)]
+            ci = [float(np.quantile(each, 0.025)), float(np.quantile(each, 0.975))] if point is not None and len(each) else None
+            p = design.perm_p(design.name_effect(sim), label, n_perm, rng)
+            verdicts.append(verdict(float(point.min()) if point is not None else None, ci, p))
         out.append({"shift": float(shift), "adverse_impact": verdicts.count("adverse impact") / n_sims,
                     "pass": verdicts.count("pass") / n_sims, "inconclusive": verdicts.count("inconclusive") / n_sims})
     return pd.DataFrame(out)

@@ -315,21 +315,26 @@ def plain_points(points: list[dict]) -> list[dict]:
 # ---------------------------------------------------------------- the name-swap audit (section 5)
 
 def audit_table(audits: dict) -> pd.DataFrame:
-    """One row a scorer: verdict, lowest impact ratio and interval, worst group and its effect, the permutation p,
-    how often it advances and how often a name alone flips that, and the LL144 scoring rate's lowest ratio."""
+    """One row a scorer: verdict and the rule it used, lowest impact ratio and interval, worst group and its effect,
+    the permutation p, how often it selects and how often a name alone flips that, LL144's scoring rate and the
+    forced choice (each with its lowest ratio and interval)."""
     def ci(x, fmt=".2f"):
         return f"[{x[0]:{fmt}}, {x[1]:{fmt}}]" if x else "-"
+
+    def lowest(view):
+        return "-" if view["impact_ratio_min"] is None else f"{view['impact_ratio_min']:.2f} {ci(view['impact_ratio_ci95'])}"
     return pd.DataFrame({n: {"verdict": a["verdict"], "selected by": a["rule"], "lowest impact ratio": a["impact_ratio_min"],
                              "its 95% CI": ci(a["impact_ratio_ci95"]), "worst group": a["worst_group"] or "-",
                              "its Holm p": a["worst_group_p_holm"],
                              "its effect": a["worst_group_effect"], "effect 95% CI": ci(a["worst_group_effect_ci95"], ".3f"),
-                             "group effect p": a["group_effect_p"], "advances": a["selection_rate"],
-                             "flip rate": a["flip_rate"], "scoring rate (LL144): lowest ratio": a["scoring_rate"]["impact_ratio_min"],
-                             "scoring rate: its 95% CI": ci(a["scoring_rate"]["impact_ratio_ci95"])}
+                             "group effect p": a["group_effect_p"], "selected": a["selection_rate"],
+                             "flip rate": a["flip_rate"], "scoring rate (LL144): lowest ratio": lowest(a["scoring_rate"]),
+                             "forced choice: lowest ratio": lowest(a["forced_choice"]) if "forced_choice" in a else "-"}
                          for n, a in audits.items()}).T
 
 
-AUDIT_KEYS = ("verdict", "impact_ratio_min", "impact_ratio_ci95", "impact_ratio_by_group", "selection_rate_by_group",
+AUDIT_KEYS = ("verdict", "impact_ratio_min", "impact_ratio_ci95", "impact_ratio_by_group", "impact_ratio_ci95_by_group",
+              "selection_rate_by_group",
               "selection_rate", "flip_rate", "threshold", "worst_group", "worst_group_effect", "worst_group_effect_ci95",
               "worst_group_p_holm", "significant_groups", "group_effect_p", "group_effects", "n_profiles", "n_names", "n_rows")
 
@@ -348,7 +353,8 @@ def plain_audits(audits: dict, stand_ins=()) -> dict:
     return _finite({n: {**{k: a[k] for k in AUDIT_KEYS}, "rule": a["rule"], "stand_in": n in stand_ins,
                         "scoring_rate": {k: a["scoring_rate"][k] for k in ("threshold", "impact_ratio_min",
                                                                            "impact_ratio_ci95", "worst_group",
-                                                                           "impact_ratio_by_group")}}
+                                                                           "impact_ratio_by_group")},
+                        **({"forced_choice": a["forced_choice"]} if "forced_choice" in a else {})}
                     for n, a in audits.items()})
 
 
@@ -392,30 +398,62 @@ def power_reading(n_profiles: int, n_sims: int, curve: pd.DataFrame, group: str)
                "'shown biased'." if unbiased_pass < 0.5 else "")).strip()
 
 
+VERDICT_COLOURS = {"pass": "tab:green", "adverse impact": "tab:red", "inconclusive": "dimgrey"}
+GROUP_MARKERS = "os^vD<>P*X"
+
+
+def _ratio_rows(ax, views: dict, groups: list[str], colours: dict, title: str) -> None:
+    """One row a scorer: each group's impact ratio with its 95% interval (a marker a group), in the scorer's colour."""
+    shown = list(views)
+    for i, n in enumerate(shown):
+        v = views[n]
+        for j, g in enumerate(groups):
+            r, ci = v["impact_ratio_by_group"].get(g), (v.get("impact_ratio_ci95_by_group") or {}).get(g)
+            if r is None:
+                continue
+            y = i + (j - (len(groups) - 1) / 2) * 0.085
+            err = [[max(r - ci[0], 0)], [max(ci[1] - r, 0)]] if ci else None
+            ax.errorbar(r, y, xerr=err, fmt=GROUP_MARKERS[j % len(GROUP_MARKERS)], color=colours[n], ms=4, lw=0.8,
+                        capsize=0, label=g.replace("_", " ") if i == 0 else None)
+    ax.axvline(0.8, color="black", ls="--", lw=0.8)
+    ax.set_yticks(range(len(shown)))
+    ax.set_yticklabels(shown)
+    ax.set_ylim(len(shown) - 0.5, -0.5)
+    ax.set_xlim(0, 1.05)
+    ax.set(xlabel="impact ratio (a group's rate / the highest group's), 95% interval", title=title)
+    ax.grid(axis="x", alpha=0.3)
+
+
 def plot_fairness(audits: dict, groups: list[str], curve: pd.DataFrame, n_profiles: int, group: str, path: Path) -> None:
-    """Left: every scorer's impact ratio per group, verdict beside its name; right: the audit's power curve."""
+    """Left: every scorer's impact ratio per group with its interval, in the colour of its verdict (green pass, red
+    adverse impact, grey inconclusive); middle: the same under forced choice; right: the audit's power curve."""
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(1, 2, figsize=(15, 4.6), gridspec_kw={"width_ratios": [1.6, 1]})
     shown = list(audits)
-    grid = np.array([[audits[n]["impact_ratio_by_group"].get(g, np.nan) for g in groups] for n in shown])
-    im = ax[0].imshow(grid, vmin=0.4, vmax=1.0, cmap="RdYlGn", aspect="auto")
-    ax[0].set(xticks=range(len(groups)), yticks=range(len(shown)), yticklabels=[f"{n}: {audits[n]['verdict']}" for n in shown],
-              title="impact ratio per group, on the model's own decision (bold: below 0.8)")
-    ax[0].set_xticklabels([g.replace("_", "\n") for g in groups], fontsize=8)
-    for i in range(len(shown)):
-        for j in range(len(groups)):
-            ax[0].text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                       fontweight="bold" if grid[i, j] < 0.8 else "normal")
-    fig.colorbar(im, ax=ax[0], fraction=0.03)
-    ax[1].plot(curve.multiple, curve.adverse_impact, "o-", color="tab:red", label="adverse impact")
-    ax[1].plot(curve.multiple, curve["pass"], "s-", color="tab:green", label="pass")
-    ax[1].plot(curve.multiple, curve.inconclusive, "^-", color="grey", label="inconclusive")
-    ax[1].axhline(0.8, color="tab:red", ls=":", lw=1)
-    ax[1].axhline(0.95, color="tab:green", ls=":", lw=1)
-    ax[1].axvline(1.0, color="black", ls="--", lw=0.8)
-    ax[1].set(xlabel=f"planted shift against {group} (1 = the four-fifths size)", ylabel="share of simulations",
-              title=f"power of the audit: {n_profiles} profiles, SFT policy's names", ylim=(-0.02, 1.02))
-    ax[1].legend(fontsize=8)
+    fig, ax = plt.subplots(1, 3, figsize=(18, 1.6 + 0.62 * len(shown)), gridspec_kw={"width_ratios": [1.3, 1.0, 1.0]})
+    colours = {n: VERDICT_COLOURS[audits[n]["verdict"]] for n in shown}
+    _ratio_rows(ax[0], audits, groups, colours, "the verdict's rule (label: verdict, rule)")
+    ax[0].set_yticklabels([f"{n}: {audits[n]['verdict']}\n({audits[n]['rule']})" for n in shown], fontsize=8)
+    for label, n in zip(ax[0].get_yticklabels(), shown):
+        label.set_color(colours[n])
+    ax[0].legend(fontsize=7, ncol=4, loc="lower left", title="group", title_fontsize=7)
+    choice = {n: a["forced_choice"] for n, a in audits.items() if a.get("forced_choice")}
+    if choice:
+        base = next(iter(choice.values()))["base_rate"]
+        _ratio_rows(ax[1], choice, groups, {n: "tab:blue" for n in choice},
+                    f"forced choice: one name a group, the first chosen ({base:.1%} each if fair)")
+        ax[1].set_yticklabels(list(choice), fontsize=8)
+    else:
+        ax[1].axis("off")
+    ax[2].plot(curve.multiple, curve.adverse_impact, "o-", color=VERDICT_COLOURS["adverse impact"], label="adverse impact")
+    ax[2].plot(curve.multiple, curve["pass"], "s-", color=VERDICT_COLOURS["pass"], label="pass")
+    ax[2].plot(curve.multiple, curve.inconclusive, "^-", color=VERDICT_COLOURS["inconclusive"], label="inconclusive")
+    ax[2].axhline(0.8, color="tab:red", ls=":", lw=1)
+    ax[2].axhline(0.95, color="tab:green", ls=":", lw=1)
+    ax[2].axvline(1.0, color="black", ls="--", lw=0.8)
+    ax[2].set(xlabel=f"planted shift against {group} (1 = the four-fifths size)", ylabel="share of simulations",
+              title=f"power of the audit: {n_profiles} profiles, the SFT policy's names", ylim=(-0.02, 1.02))
+    ax[2].legend(fontsize=8)
+    fig.tight_layout()
     _save_and_show(fig, path)
 
 

@@ -9,11 +9,13 @@ from helpers import audit
 GROUPS = [f"{g}_{r}" for g in ("female", "male") for r in ("Asian", "Black", "Hispanic", "White")]
 
 
-def table(n_profiles=100, names_per_group=20, name_sd=0.3, row_sd=0.1, shift=None, seed=0) -> pd.DataFrame:
+def table(n_profiles=100, names_per_group=20, name_sd=0.3, row_sd=0.1, shift=None, seed=0, decisive=0.0) -> pd.DataFrame:
     """Every profile under one name of every group, names rotating; score = profile level + name noise + row noise,
-    minus `shift` = (group, size) when given."""
+    minus `shift` = (group, size) when given. `decisive` moves every level that far away from 0 (a scorer whose
+    decision is clear for most profiles)."""
     rng = np.random.default_rng(seed)
     level = rng.normal(size=n_profiles)
+    level += decisive * np.sign(level)
     name_noise = {(g, k): rng.normal(scale=name_sd) for g in GROUPS for k in range(names_per_group)}
     rows = []
     for p in range(n_profiles):
@@ -106,3 +108,62 @@ def test_bad_tables_are_refused():
         audit.audit(pd.DataFrame({"profile": [1], "score": [0.0]}))
     with pytest.raises(ValueError, match="at least 2 names"):
         audit.audit(table(n_profiles=5, names_per_group=1))
+
+
+def test_an_exactly_name_blind_scorer_passes_and_a_planted_four_fifths_bias_is_adverse():
+    blind = table(name_sd=0.0, row_sd=0.0)                           # the score depends on the profile alone
+    out = audit.audit(blind, n_perm=200, n_boot=200)
+    assert out["verdict"] == "pass" and out["impact_ratio_ci95"] == [1.0, 1.0] and out["flip_rate"] == 0.0
+    biased = audit.plant(blind, "female_Black", audit.four_fifths_shift(blind) * 1.5)
+    out = audit.audit(biased, n_perm=200, n_boot=200)
+    assert out["verdict"] == "adverse impact" and out["worst_group"] == "female_Black" and out["group_effect_p"] < 0.01
+
+
+def hand_made() -> pd.DataFrame:
+    """4 profiles x 2 groups (2 names each): group a's version scores higher on 3 profiles, b's on 1."""
+    scores = {"p0": (3.0, 1.0), "p1": (2.0, 0.0), "p2": (1.5, -1.0), "p3": (-2.0, -0.5)}
+    rows = []
+    for i, (p, (a, b)) in enumerate(scores.items()):
+        rows += [{"profile": p, "group": "a", "name": f"a{i % 2}", "score": a},
+                 {"profile": p, "group": "b", "name": f"b{i % 2}", "score": b}]
+    return pd.DataFrame(rows)
+
+
+def test_the_median_split_and_forced_choice_by_hand():
+    df = hand_made()
+    # the pooled median of the 8 scores is 0.5: a is above it on 3 profiles of 4, b on 1 -> ratio (1/4) / (3/4)
+    out = audit.impact_ratios(df, n_boot=50)
+    assert out["threshold"] == 0.5 and out["selection_rate_by_group"] == {"a": 0.75, "b": 0.25}
+    assert out["impact_ratio_by_group"] == {"a": 1.0, "b": pytest.approx(1 / 3, abs=1e-4)}
+    # the decision rule at 0: a selected on 3, b on 1 (-0.5, -1.0 are below; 1.0 and 0.0 -> only 1.0 above)
+    assert audit.impact_ratios(df, n_boot=50, threshold=0.0)["selection_rate_by_group"] == {"a": 0.75, "b": 0.25}
+    # forced choice: a ranked first on p0, p1, p2, b on p3 -> rates 3/4 and 1/4, the same ratio
+    fc = audit.forced_choice(df, n_boot=50)
+    assert fc["selection_rate_by_group"] == {"a": 0.75, "b": 0.25} and fc["worst_group"] == "b"
+    assert fc["impact_ratio_min"] == pytest.approx(1 / 3, abs=1e-4) and fc["base_rate"] == 0.5
+    lo, hi = fc["impact_ratio_ci95_by_group"]["b"]
+    assert 0 <= lo <= hi <= 1
+    tie = df.assign(score=0.0)                                       # a tie shares the choice
+    assert audit.forced_choice(tie, n_boot=10)["selection_rate_by_group"] == {"a": 0.5, "b": 0.5}
+    with pytest.raises(ValueError, match="exactly one name of every group"):
+        audit.forced_choice(df[~((df.profile == "p0") & (df.group == "b"))], n_boot=10)
+
+
+def test_the_rule_reads_the_models_own_decision_only_in_the_mid_range():
+    df = hand_made()
+    assert audit.selection_threshold(df) == 0.0                       # 4 of 8 above 0: its own decision
+    assert audit.selection_threshold(df.assign(score=df.score + 10)) is None   # selects all: the median split
+    assert audit.selection_threshold(df, decision=None) is None       # a reward model: the median split always
+
+
+def test_a_decisive_fair_scorer_passes_and_a_planted_bias_is_caught():
+    """A scorer that decides (scores far from its threshold, a little name noise): the unbiased control passes at
+    least 95% of the time and never raises the alarm; a bias of exactly the four-fifths size sits on the rule's
+    boundary (its ratio is as likely above 0.8 as below) and is never passed; one and a half times it is caught."""
+    df = table(n_profiles=100, names_per_group=50, name_sd=0.15, row_sd=0.05, decisive=1.0)
+    rule = audit.selection_threshold(df)
+    shift = audit.four_fifths_shift(df, threshold=rule)
+    curve = audit.power(df, "female_Black", [0.0, shift, 1.5 * shift], n_sims=40, n_perm=200, n_boot=200, threshold=rule)
+    assert curve["pass"].iloc[0] >= 0.95 and curve.adverse_impact.iloc[0] <= 0.05
+    assert 0.3 <= curve.adverse_impact.iloc[1] and curve["pass"].iloc[1] == 0.0
+    assert curve.adverse_impact.iloc[2] >= 0.8 and curve["pass"].iloc[2] == 0.0

