@@ -371,10 +371,13 @@ def audit_reading(audits: dict, scorers: list[str]) -> str:
         ratio = ("nobody selected" if a["impact_ratio_min"] is None else
                  f"lowest impact ratio {num(a['impact_ratio_min'])} [{num(lo)}, {num(hi)}]")
         worst = (f"{a['worst_group']} (Holm p {pvalue(a['worst_group_p_holm'])}){effect}" if a["worst_group"] else "no group lower")
-        parts.append(f"{n} {a['verdict'].upper()} (by {a['rule']}: {ratio}, {worst}; advances {a['selection_rate']:.0%}; "
-                     f"any group effect p {pvalue(a['group_effect_p'])})")
-    return ("Verdicts (on the model's own advance/hold decision, or LL144's scoring rate where it hardly decides both "
-            "ways): " + "; ".join(parts) + ".")
+        fc = a.get("forced_choice")
+        choice = (f"; forced choice: {fc['worst_group'] or 'no group'} lowest, ratio {fc['impact_ratio_min']:.2f} "
+                  f"[{fc['impact_ratio_ci95'][0]:.2f}, {fc['impact_ratio_ci95'][1]:.2f}]" if fc else "")
+        parts.append(f"{n} {a['verdict'].upper()} (by {a['rule']}: {ratio}, {worst}; selects {a['selection_rate']:.0%}; "
+                     f"any group effect p {pvalue(a['group_effect_p'])}{choice})")
+    return ("Verdicts (a policy on its own advance/hold decision where it selects 20-80% of the versions, else and for a "
+            "reward model on LL144's scoring rate): " + "; ".join(parts) + ".")
 
 
 def pvalue(p: float | None) -> str:
@@ -420,7 +423,8 @@ def _ratio_rows(ax, views: dict, groups: list[str], colours: dict, title: str) -
     ax.set_yticklabels(shown)
     ax.set_ylim(len(shown) - 0.5, -0.5)
     ax.set_xlim(0, 1.05)
-    ax.set(xlabel="impact ratio (a group's rate / the highest group's), 95% interval", title=title)
+    ax.set(xlabel="impact ratio (a group's rate / the highest group's), 95% interval")
+    ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
 
 
@@ -435,12 +439,13 @@ def plot_fairness(audits: dict, groups: list[str], curve: pd.DataFrame, n_profil
     ax[0].set_yticklabels([f"{n}: {audits[n]['verdict']}\n({audits[n]['rule']})" for n in shown], fontsize=8)
     for label, n in zip(ax[0].get_yticklabels(), shown):
         label.set_color(colours[n])
-    ax[0].legend(fontsize=7, ncol=4, loc="lower left", title="group", title_fontsize=7)
+    ax[0].legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.16), title="group", title_fontsize=7)
     choice = {n: a["forced_choice"] for n, a in audits.items() if a.get("forced_choice")}
     if choice:
         base = next(iter(choice.values()))["base_rate"]
+        rankings = next(iter(choice.values()))["n_rankings"]
         _ratio_rows(ax[1], choice, groups, {n: "tab:blue" for n in choice},
-                    f"forced choice: one name a group, the first chosen ({base:.1%} each if fair)")
+                    f"forced choice: {rankings} rankings of one name a group ({base:.1%} each if fair)")
         ax[1].set_yticklabels(list(choice), fontsize=8)
     else:
         ax[1].axis("off")
@@ -451,7 +456,8 @@ def plot_fairness(audits: dict, groups: list[str], curve: pd.DataFrame, n_profil
     ax[2].axhline(0.95, color="tab:green", ls=":", lw=1)
     ax[2].axvline(1.0, color="black", ls="--", lw=0.8)
     ax[2].set(xlabel=f"planted shift against {group} (1 = the four-fifths size)", ylabel="share of simulations",
-              title=f"power of the audit: {n_profiles} profiles, the SFT policy's names", ylim=(-0.02, 1.02))
+              ylim=(-0.02, 1.02))
+    ax[2].set_title(f"power of the audit: {n_profiles} profiles, the SFT policy's names", fontsize=10)
     ax[2].legend(fontsize=8)
     fig.tight_layout()
     _save_and_show(fig, path)

@@ -335,8 +335,12 @@ def _fairness_section(data: dict, reports_dir: Path) -> list[str]:
     if audit:
         out += [f"{audit['profiles']} candidate profiles, each under one name from each of {len(audit['groups'])} perceived "
                 f"gender x race/ethnicity groups ({audit['names_per_group']} names a group, rotating), every other word "
-                "identical. Selected: the model's own decision (advance more likely than hold) where it makes one (advances 5% "
-                "to 95% of the versions), else NYC LL144's scoring rate (above the pooled median). Verdict: pass (the lowest "
+                "identical. A policy is read at its decision, after the careful recruiter's checklist of the card (the same "
+                "words under every name): log P(advance) - log P(hold); a reward model by its score of that assessment "
+                "ending advance minus ending hold. Selected: a policy's own decision (advance more likely than hold) where it "
+                "selects 20% to 80% of the versions, else, and for a reward model, NYC LL144's scoring rate (above the "
+                "pooled median). Forced choice (Bloomberg's design): each profile's versions ranked, the first chosen, "
+                f"{1 / len(audit['groups']):.1%} a group if fair. Verdict: pass (the lowest "
                 "ratio's 95% interval, a bootstrap over profiles and names, at or above 0.8), else adverse impact (lowest "
                 "impact ratio below 0.8 and a group effect with permutation p below 0.05, names as a random factor), "
                 f"inconclusive otherwise. {audit['n_perm']} permutations, {audit['n_boot']} bootstrap resamples; the audit's scoring "
@@ -347,8 +351,9 @@ def _fairness_section(data: dict, reports_dir: Path) -> list[str]:
             "scorer's own units (nats of log-odds for a policy, reward for a reward model): its names' mean score on "
             "the same profiles minus the other names'.", "",
             "| scorer | verdict | selected by | lowest impact ratio [95% CI] | worst group | "
-            "its effect [95% CI] | any group effect p | advances | flip rate | LL144 scoring rate: lowest ratio [95% CI] |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+            "its effect [95% CI] | any group effect p | selected | flip rate | LL144 scoring rate: lowest ratio [95% CI] | "
+            "forced choice: lowest ratio [95% CI], worst group |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in (*AUDITED, "unbiased_control", "planted_bias_control"):
         if name not in f:
             continue
@@ -362,7 +367,7 @@ def _fairness_section(data: dict, reports_dir: Path) -> list[str]:
         out.append(f"| {label} | {get(data, f'{key}.verdict')} | {a.get('rule', 'decision')} | {ratio} | {worst} | {effect} | "
                    f"{_p(get(data, f'{key}.group_effect_p'))} | {_num(data, f'{key}.selection_rate')} | "
                    f"{_num(data, f'{key}.flip_rate')} | {_undefined(data, f'{key}.scoring_rate.impact_ratio_min')} "
-                   f"{_undefined(data, f'{key}.scoring_rate.impact_ratio_ci95')} |")
+                   f"{_undefined(data, f'{key}.scoring_rate.impact_ratio_ci95')} | {_forced(data, key)} |")
     if "power" in f:
         out += ["", get(data, "fairness.power.reading")]
     check = data.get("annotation", {}).get("audit_names_check")
@@ -374,6 +379,14 @@ def _fairness_section(data: dict, reports_dir: Path) -> list[str]:
                    "by group are " + "; ".join(f"{a}: " + ", ".join(f"{g} {v:.2f}" for g, v in check["picked_share"][a].items())
                                               for a in by_name) + "." if by_name else "no annotator picked by the name.")]
     return out + _figure(reports_dir, "05_fairness.png")
+
+
+def _forced(data: dict, key: str) -> str:
+    """The forced-choice view's lowest ratio, its interval and worst group; '-' for a run from before it."""
+    if "forced_choice" not in get(data, key):
+        return "-"
+    return (f"{_num(data, f'{key}.forced_choice.impact_ratio_min')} {_undefined(data, f'{key}.forced_choice.impact_ratio_ci95')}"
+            f", {get(data, f'{key}.forced_choice.worst_group') or '-'}")
 
 
 def _figure(reports_dir: Path, name: str) -> list[str]:
