@@ -233,16 +233,17 @@ def plot_win_rates(task, results: dict, methods: list[str], models: list[str], n
 # ---------------------------------------------------------------- cost and over-optimization (sections 3 and 4)
 
 def dpo_rerun(rows: list[dict], source, tokenizer, profile, precision, paths, *, beta: float, loss_type: str,
-              max_length: int, seed: int) -> tuple[Path, float, pd.DataFrame]:
-    """DPO on `rows` for one epoch, trained as 04 trains (QLoRA on a GPU) and saved under the run's dpo_budget/:
-    (the policy's folder, training seconds, the logged losses and margins)."""
+              max_length: int, seed: int, sft_weight: float = 0.0) -> tuple[Path, float, pd.DataFrame]:
+    """DPO on `rows` for one epoch, trained as 04 trains (QLoRA on a GPU, its `sft_weight`; balance `rows` first as
+    04 did) and saved under the run's dpo_budget/: (the policy's folder, training seconds, the logged losses and
+    margins)."""
     import time
 
     from . import dpo, models
     steps = max(1, len(rows) // profile.dpo_batch_size)                      # one epoch, as in 04
     t = dpo.build_trainer(source.path, rows, profile, precision, paths.run / "dpo_budget_trainer", beta=beta, loss_type=loss_type,
                           steps=steps, batch_size=profile.dpo_batch_size, learning_rate=profile.dpo_learning_rate,
-                          max_length=max_length, quantize=precision.device == "cuda", seed=seed)
+                          max_length=max_length, quantize=precision.device == "cuda", seed=seed, sft_weight=sft_weight)
     start = time.perf_counter()
     t.train()
     seconds = time.perf_counter() - start

@@ -36,17 +36,53 @@ def lora_config(profile: config.Profile, model=None, top_layers: int | None = No
 
 
 def loss(chosen_logratio: torch.Tensor, rejected_logratio: torch.Tensor, beta: float, loss_type: str = "sigmoid",
-         chosen_tokens: torch.Tensor | None = None, rejected_tokens: torch.Tensor | None = None) -> torch.Tensor:
+         chosen_tokens: torch.Tensor | None = None, rejected_tokens: torch.Tensor | None = None,
+         sft_weight: float = 0.0, chosen_logps: torch.Tensor | None = None) -> torch.Tensor:
     """The mean DPO (`sigmoid`) or IPO (`ipo`) loss of a batch of pairs from their summed log-ratios, as in the
-    module's docstring. IPO needs the responses' token counts."""
+    module's docstring. IPO needs the responses' token counts. `sft_weight` > 0 adds that weight times the chosen
+    responses' negative log-likelihood per token over the batch (RPO; TRL's "sft" loss term), which needs the
+    policy's summed `chosen_logps` and `chosen_tokens`."""
     if loss_type == "sigmoid":
-        return -F.logsigmoid(beta * (chosen_logratio - rejected_logratio)).mean()
-    if loss_type == "ipo":
+        out = -F.logsigmoid(beta * (chosen_logratio - rejected_logratio)).mean()
+    elif loss_type == "ipo":
         if chosen_tokens is None or rejected_tokens is None:
             raise ValueError("the IPO loss averages log-ratios per token: pass chosen_tokens and rejected_tokens")
         delta = chosen_logratio / chosen_tokens.clamp(min=1) - rejected_logratio / rejected_tokens.clamp(min=1)
-        return ((delta - 1 / (2 * beta)) ** 2).mean()
-    raise ValueError(f"loss_type must be 'sigmoid' or 'ipo', not {loss_type!r}")
+        out = ((delta - 1 / (2 * beta)) ** 2).mean()
+    else:
+        raise ValueError(f"loss_type must be 'sigmoid' or 'ipo', not {loss_type!r}")
+    if sft_weight:
+        if chosen_logps is None or chosen_tokens is None:
+            raise ValueError("the SFT term is the chosen responses' NLL per token: pass chosen_logps and chosen_tokens")
+        out = out + sft_weight * (-chosen_logps.sum() / chosen_tokens.sum().clamp(min=1))
+    return out
+
+
+def balance_pairs(rows: list[dict], verdict_of) -> tuple[list[dict], dict]:
+    """DPO learns words before it learns reasons. Where the pairs whose answers end in different verdicts (hiring:
+    "advance" against "hold") mostly run one way, the cheapest way down the loss is to say the winning word whatever
+    the prompt: a policy whose mistakes are mostly wrong advances gets pairs where "hold" wins four times in five, and
+    learns to hold everyone. This repeats the pairs of the rarer direction (whole copies, rounded) so both directions
+    weigh about the same; pairs whose answers share a verdict, or lack one, are kept once.
+
+    `verdict_of(text)` gives an answer's verdict or None. Returns the rows (the originals first) and the counts
+    `{"chosen > rejected": n, ...}` before balancing, with the `repeat` applied to the rarer direction."""
+    ways: dict[tuple, list[dict]] = {}
+    for r in rows:
+        v = tuple(verdict_of(_text(r[side])) for side in ("chosen", "rejected"))
+        if None not in v and v[0] != v[1]:
+            ways.setdefault(v, []).append(r)
+    counts = {f"{a} > {b}": len(rs) for (a, b), rs in sorted(ways.items())}
+    if len(ways) != 2 or min(map(len, ways.values())) == 0:
+        return list(rows), {**counts, "repeat": 1}
+    rare, common = sorted(ways.values(), key=len)
+    repeat = max(1, round(len(common) / len(rare)))
+    return list(rows) + rare * (repeat - 1), {**counts, "repeat": repeat}
+
+
+def _text(side) -> str:
+    """A response as text: a string, or the content of a conversational row's last message."""
+    return side if isinstance(side, str) else side[-1]["content"]
 
 
 def tokenize_pair(tokenizer, row: dict) -> dict:
@@ -120,7 +156,7 @@ def implicit_rewards(model, tokenizer, rows: list[dict], beta: float, max_length
     ref = pair_logps(model, tokenizer, rows, max_length, batch_size, reference=True)
     return {"chosen": beta * (pol["chosen"] - ref["chosen"]), "rejected": beta * (pol["rejected"] - ref["rejected"]),
             "chosen_logratio": pol["chosen"] - ref["chosen"], "rejected_logratio": pol["rejected"] - ref["rejected"],
-            "chosen_tokens": pol["chosen_tokens"], "rejected_tokens": pol["rejected_tokens"]}
+            "chosen_tokens": pol["chosen_tokens"], "rejected_tokens": pol["rejected_tokens"], "chosen_logps": pol["chosen"]}
 
 
 def build_trainer(source: str, rows, profile: config.Profile, precision: config.Precision,

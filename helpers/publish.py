@@ -101,7 +101,9 @@ def results_rows(data: dict) -> list[str]:
         lo, hi = get(data, "dpo.gold_win_rate_ci95")
         rm = get(data, "dpo.reward_model_accuracy_vs_gold")      # None when 02 did not run for that profile
         rm = "not run" if rm is None else f"{rm:.2f}"
-        rows.append(f"| DPO (TRL, beta {get(data, 'dpo.beta')}, {get(data, 'dpo.loss_type')}) | gold win rate vs SFT "
+        guards = "".join([f" + NLL x{data['dpo']['sft_weight']:g} (RPO)" if data["dpo"].get("sft_weight") else "",
+                          ", verdicts balanced" if data["dpo"].get("balanced") else ""])
+        rows.append(f"| DPO (TRL, beta {get(data, 'dpo.beta')}, {get(data, 'dpo.loss_type')}{guards}) | gold win rate vs SFT "
                     f"{get(data, 'dpo.gold_win_rate_vs_sft'):.2f} [{lo:.2f}, {hi:.2f}] (n={get(data, 'dpo.heldout_prompts')}), "
                     f"KL to SFT {get(data, 'dpo.kl_to_sft'):.1f} nats per response; held-out implicit-reward accuracy "
                     f"vs gold {get(data, 'dpo.implicit_accuracy_vs_gold'):.2f} (reward model: {rm}); "

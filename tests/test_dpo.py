@@ -121,3 +121,32 @@ def test_each_distinct_answer_is_scored_once_and_gives_the_row_by_row_numbers():
         assert torch.allclose(together[side], torch.cat([a[side] for a in alone]), atol=1e-3)
         assert torch.equal(together[f"{side}_tokens"], torch.cat([a[f"{side}_tokens"] for a in alone]))
     assert together["chosen"][0] == together["rejected"][1]
+
+
+def test_balance_pairs_repeats_the_rarer_verdict_direction_only():
+    def row(chosen, rejected):
+        return {"prompt": [{"role": "user", "content": "q"}], "chosen": [{"role": "assistant", "content": chosen}],
+                "rejected": [{"role": "assistant", "content": rejected}]}
+
+    def verdict(text):
+        return text.rsplit("Decision: ", 1)[1] if "Decision: " in text else None
+    hold_wins = [row("x. Decision: hold", "y. Decision: advance")] * 8
+    advance_wins = [row("x. Decision: advance", "y. Decision: hold")] * 2
+    same, none = [row("a. Decision: hold", "b. Decision: hold")], [row("no verdict", "Decision: hold")]
+    rows, counts = dpo.balance_pairs(hold_wins + advance_wins + same + none, verdict)
+    assert counts == {"advance > hold": 2, "hold > advance": 8, "repeat": 4}
+    assert len(rows) == 12 + 2 * 3 and rows[:12] == hold_wins + advance_wins + same + none   # originals first, once
+    won = [verdict(r["chosen"][0]["content"]) for r in rows if verdict(r["rejected"][0]["content"]) not in (None,
+                                                                                                   verdict(r["chosen"][0]["content"]))]
+    assert won.count("advance") == won.count("hold") == 8                   # both directions now weigh the same
+    assert dpo.balance_pairs(hold_wins, verdict)[1]["repeat"] == 1          # one direction only: nothing to balance
+
+
+def test_the_sft_term_is_the_chosen_answers_nll_per_token():
+    lr_c, lr_r = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 0.5])
+    plain = dpo.loss(lr_c, lr_r, 0.1)
+    logps, tokens = torch.tensor([-10.0, -30.0]), torch.tensor([10, 20])
+    assert dpo.loss(lr_c, lr_r, 0.1, sft_weight=0.5, chosen_logps=logps, chosen_tokens=tokens).item() == \
+        pytest.approx(plain.item() + 0.5 * 40 / 30)
+    with pytest.raises(ValueError, match="NLL per token"):
+        dpo.loss(lr_c, lr_r, 0.1, sft_weight=1.0)

@@ -76,6 +76,7 @@ class Task:
     demo_prompts: Callable[[int, int], list[dict]] | None = None   # fn(n, seed) -> fresh prompts for 00's demonstrations
     #                                                                (None: the last n of the train split)
     dim_help: dict = field(default_factory=dict)  # dimension -> what it means, in words for the annotation widget
+    verdict_of: Callable[[str], str | None] | None = None   # an answer's verdict word (hiring: advance/hold), for 04's balance
     dealbreaker: Callable | None = None   # fn(RubricScore) -> what makes an answer unsendable (a factual error...) or None
     preferences: list | None = None   # a task made from a preference file: its records (tasks/from_preferences.py)
     source: str | None = None         # ... and the file, folder or Hub id they were read from
