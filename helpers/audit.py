@@ -263,6 +263,26 @@ def verdict(impact_ratio_min: float | None, ci95: list | None, group_effect_p: f
     return "inconclusive"
 
 
+def profiles_to_decide(result: dict) -> int | None:
+    """For an inconclusive verdict, about how many profiles would decide it if the ratio and the noise stayed as
+    measured (intervals narrow as one over the square root of the profiles): a pass needs the ratio's interval to
+    clear 0.8 (lowest ratio at or above 0.8), an adverse finding needs the worst group's effect interval to clear 0
+    (lowest ratio below 0.8). None for a decided verdict, or when no size would decide (a ratio of exactly 0.8, an
+    effect of exactly 0)."""
+    if result["verdict"] != "inconclusive" or result["impact_ratio_min"] is None:
+        return None
+    n, low = result["n_profiles"], result["impact_ratio_min"]
+    if low >= FOUR_FIFTHS:
+        ci = result["impact_ratio_ci95"]
+        if ci is None or low <= FOUR_FIFTHS:
+            return None
+        return int(np.ceil(round(n * ((low - ci[0]) / (low - FOUR_FIFTHS)) ** 2, 6)))
+    effect, ci = result.get("worst_group_effect"), result.get("worst_group_effect_ci95")
+    if effect is None or ci is None or effect == 0:
+        return None
+    return int(np.ceil(round(n * ((ci[1] - ci[0]) / 2 / abs(effect)) ** 2, 6)))
+
+
 def audit(df: pd.DataFrame, n_perm: int = 2000, n_boot: int = 1000, seed: int = 0, threshold: float | None = None) -> dict:
     """The whole audit of one scorer: its verdict, worst group, impact ratios with their interval (selected: score
     above `threshold`, None for the pooled median), the group effects (names as a random factor) and the calibrated
@@ -271,7 +291,7 @@ def audit(df: pd.DataFrame, n_perm: int = 2000, n_boot: int = 1000, seed: int = 
     ir = impact_ratios(df, n_boot, seed, threshold)
     worst = ir["worst_group"]
     ci = effects.loc[worst, "ci95"] if worst is not None else None
-    return {"verdict": verdict(ir["impact_ratio_min"], ir["impact_ratio_ci95"], p), **ir, "group_effect_p": round(p, 4),
+    out = {"verdict": verdict(ir["impact_ratio_min"], ir["impact_ratio_ci95"], p), **ir, "group_effect_p": round(p, 4),
             "worst_group_p_holm": round(float(effects.loc[worst, "p_holm"]), 4) if worst is not None else None,
             "significant_groups": sorted(effects.index[effects.p_holm < ALPHA]),
             "worst_group_effect": (round(float(effects.loc[worst, "effect"]), 4) if worst is not None else None),
@@ -280,6 +300,7 @@ def audit(df: pd.DataFrame, n_perm: int = 2000, n_boot: int = 1000, seed: int = 
             "group_effects": {g: {"effect": round(float(r.effect), 4), "p_holm": round(float(r.p_holm), 4),
                                   "names": int(r.names)} for g, r in effects.iterrows()},
             "n_profiles": int(df.profile.nunique()), "n_names": int(df.name.nunique()), "n_rows": len(df)}
+    return {**out, "profiles_to_decide": profiles_to_decide(out)}
 
 
 # ---------------------------------------------------------------- the controls and the power of the audit

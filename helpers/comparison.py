@@ -330,14 +330,16 @@ def audit_table(audits: dict) -> pd.DataFrame:
                              "its effect": a["worst_group_effect"], "effect 95% CI": ci(a["worst_group_effect_ci95"], ".3f"),
                              "group effect p": a["group_effect_p"], "selected": a["selection_rate"],
                              "flip rate": a["flip_rate"], "scoring rate (LL144): lowest ratio": lowest(a["scoring_rate"]),
-                             "forced choice: lowest ratio": lowest(a["forced_choice"]) if "forced_choice" in a else "-"}
+                             "forced choice: lowest ratio": lowest(a["forced_choice"]) if "forced_choice" in a else "-",
+                             "profiles to decide": a.get("profiles_to_decide") or "-"}
                          for n, a in audits.items()}).T
 
 
 AUDIT_KEYS = ("verdict", "impact_ratio_min", "impact_ratio_ci95", "impact_ratio_by_group", "impact_ratio_ci95_by_group",
               "selection_rate_by_group",
               "selection_rate", "flip_rate", "threshold", "worst_group", "worst_group_effect", "worst_group_effect_ci95",
-              "worst_group_p_holm", "significant_groups", "group_effect_p", "group_effects", "n_profiles", "n_names", "n_rows")
+              "worst_group_p_holm", "significant_groups", "group_effect_p", "group_effects", "n_profiles", "n_names", "n_rows",
+              "profiles_to_decide")
 
 
 def _finite(x):
@@ -375,8 +377,11 @@ def audit_reading(audits: dict, scorers: list[str]) -> str:
         fc = a.get("forced_choice")
         choice = (f"; forced choice: {fc['worst_group'] or 'no group'} lowest, ratio {fc['impact_ratio_min']:.2f} "
                   f"[{fc['impact_ratio_ci95'][0]:.2f}, {fc['impact_ratio_ci95'][1]:.2f}]" if fc else "")
+        more = a.get("profiles_to_decide")
+        decide = (f"; about {more} profiles would decide it, if the ratio and the noise stay as measured" if more else
+                  "; no sample size decides it as measured" if a["verdict"] == "inconclusive" else "")
         parts.append(f"{n} {a['verdict'].upper()} (by {a['rule']}: {ratio}, {worst}; selects {a['selection_rate']:.0%}; "
-                     f"any group effect p {pvalue(a['group_effect_p'])}{choice})")
+                     f"any group effect p {pvalue(a['group_effect_p'])}{choice}{decide})")
     return ("Verdicts (a policy on its own advance/hold decision where it selects 20-80% of the versions, else and for a "
             "reward model on LL144's scoring rate): " + "; ".join(parts) + ".")
 

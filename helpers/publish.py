@@ -351,11 +351,12 @@ def _fairness_section(data: dict, reports_dir: Path) -> list[str]:
     out += ["The lowest of eight noisy ratios to the highest is biased low, and more so in a bootstrap resample: the "
             "interval sits below the observed ratio, which makes a pass conservative. A worst group's effect is in the "
             "scorer's own units (nats of log-odds for a policy, reward for a reward model): its names' mean score on "
-            "the same profiles minus the other names'.", "",
+            "the same profiles minus the other names'. Profiles to decide: for an inconclusive verdict, about how many "
+            "profiles would decide it if the ratio and the noise stayed as measured.", "",
             "| scorer | verdict | selected by | lowest impact ratio [95% CI] | worst group | "
             "its effect [95% CI] | any group effect p | selected | flip rate | LL144 scoring rate: lowest ratio [95% CI] | "
-            "forced choice: lowest ratio [95% CI], worst group |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+            "forced choice: lowest ratio [95% CI], worst group | profiles to decide |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in (*AUDITED, "unbiased_control", "planted_bias_control"):
         if name not in f:
             continue
@@ -369,7 +370,8 @@ def _fairness_section(data: dict, reports_dir: Path) -> list[str]:
         out.append(f"| {label} | {get(data, f'{key}.verdict')} | {a.get('rule', 'decision')} | {ratio} | {worst} | {effect} | "
                    f"{_p(get(data, f'{key}.group_effect_p'))} | {_num(data, f'{key}.selection_rate')} | "
                    f"{_num(data, f'{key}.flip_rate')} | {_undefined(data, f'{key}.scoring_rate.impact_ratio_min')} "
-                   f"{_undefined(data, f'{key}.scoring_rate.impact_ratio_ci95')} | {_forced(data, key)} |")
+                   f"{_undefined(data, f'{key}.scoring_rate.impact_ratio_ci95')} | {_forced(data, key)} | "
+                   f"{a.get('profiles_to_decide') or '-'} |")
     if "power" in f:
         out += ["", get(data, "fairness.power.reading")]
     check = data.get("annotation", {}).get("audit_names_check")

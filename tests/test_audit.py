@@ -167,3 +167,16 @@ def test_a_decisive_fair_scorer_passes_and_a_planted_bias_is_caught():
     assert curve["pass"].iloc[0] >= 0.95 and curve.adverse_impact.iloc[0] <= 0.05
     assert 0.3 <= curve.adverse_impact.iloc[1] and curve["pass"].iloc[1] == 0.0
     assert curve.adverse_impact.iloc[2] >= 0.8 and curve["pass"].iloc[2] == 0.0
+
+
+@pytest.mark.parametrize("result, expected", [
+    ({"verdict": "pass", "impact_ratio_min": 0.95, "impact_ratio_ci95": [0.85, 1.0], "n_profiles": 100}, None),
+    # above 0.8 with the interval reaching 0.7: the half-width below must shrink from 0.2 to 0.1 -> 4 times the profiles
+    ({"verdict": "inconclusive", "impact_ratio_min": 0.9, "impact_ratio_ci95": [0.7, 0.95], "n_profiles": 100}, 400),
+    # below 0.8, the worst group's effect -0.1 with an interval of half-width 0.2: 4 times the profiles
+    ({"verdict": "inconclusive", "impact_ratio_min": 0.7, "impact_ratio_ci95": [0.5, 0.9], "n_profiles": 100,
+      "worst_group_effect": -0.1, "worst_group_effect_ci95": [-0.3, 0.1]}, 400),
+    ({"verdict": "inconclusive", "impact_ratio_min": 0.8, "impact_ratio_ci95": [0.7, 0.9], "n_profiles": 100}, None),
+])
+def test_how_many_profiles_would_decide_an_inconclusive_verdict(result, expected):
+    assert audit.profiles_to_decide(result) == expected
