@@ -263,12 +263,13 @@ def verdict(impact_ratio_min: float | None, ci95: list | None, group_effect_p: f
     return "inconclusive"
 
 
-def profiles_to_decide(result: dict) -> int | None:
+def profiles_to_decide(result: dict, alpha: float = ALPHA) -> int | None:
     """For an inconclusive verdict, about how many profiles would decide it if the ratio and the noise stayed as
-    measured (intervals narrow as one over the square root of the profiles): a pass needs the ratio's interval to
-    clear 0.8 (lowest ratio at or above 0.8), an adverse finding needs the worst group's effect interval to clear 0
-    (lowest ratio below 0.8). None for a decided verdict, or when no size would decide (a ratio of exactly 0.8, an
-    effect of exactly 0)."""
+    measured (a standard error shrinks as one over the square root of the profiles): a pass needs the ratio's
+    interval to clear 0.8 (lowest ratio at or above 0.8); an adverse finding (lowest ratio below 0.8) needs the
+    permutation p of any group effect below `alpha`, the z of its p growing to the z of `alpha`. None for a decided
+    verdict, or when no size would decide (a ratio of exactly 0.8, no group effect at all)."""
+    from scipy.stats import norm
     if result["verdict"] != "inconclusive" or result["impact_ratio_min"] is None:
         return None
     n, low = result["n_profiles"], result["impact_ratio_min"]
@@ -276,11 +277,11 @@ def profiles_to_decide(result: dict) -> int | None:
         ci = result["impact_ratio_ci95"]
         if ci is None or low <= FOUR_FIFTHS:
             return None
-        return int(np.ceil(round(n * ((low - ci[0]) / (low - FOUR_FIFTHS)) ** 2, 6)))
-    effect, ci = result.get("worst_group_effect"), result.get("worst_group_effect_ci95")
-    if effect is None or ci is None or effect == 0:
+        return max(n + 1, int(np.ceil(round(n * ((low - ci[0]) / (low - FOUR_FIFTHS)) ** 2, 6))))
+    p = result.get("group_effect_p")
+    if p is None or p >= 1:
         return None
-    return int(np.ceil(round(n * ((ci[1] - ci[0]) / 2 / abs(effect)) ** 2, 6)))
+    return max(n + 1, int(np.ceil(round(n * (norm.isf(alpha / 2) / norm.isf(p / 2)) ** 2, 6))))
 
 
 def audit(df: pd.DataFrame, n_perm: int = 2000, n_boot: int = 1000, seed: int = 0, threshold: float | None = None) -> dict:

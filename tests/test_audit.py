@@ -173,9 +173,12 @@ def test_a_decisive_fair_scorer_passes_and_a_planted_bias_is_caught():
     ({"verdict": "pass", "impact_ratio_min": 0.95, "impact_ratio_ci95": [0.85, 1.0], "n_profiles": 100}, None),
     # above 0.8 with the interval reaching 0.7: the half-width below must shrink from 0.2 to 0.1 -> 4 times the profiles
     ({"verdict": "inconclusive", "impact_ratio_min": 0.9, "impact_ratio_ci95": [0.7, 0.95], "n_profiles": 100}, 400),
-    # below 0.8, the worst group's effect -0.1 with an interval of half-width 0.2: 4 times the profiles
+    # below 0.8 with a group effect at p = 0.3173 (z = 1): z must grow to 1.96 -> 1.96 ** 2 = 3.84 times the profiles
     ({"verdict": "inconclusive", "impact_ratio_min": 0.7, "impact_ratio_ci95": [0.5, 0.9], "n_profiles": 100,
-      "worst_group_effect": -0.1, "worst_group_effect_ci95": [-0.3, 0.1]}, 400),
+      "group_effect_p": 0.3173}, 385),
+    # nearly significant already: never fewer profiles than measured
+    ({"verdict": "inconclusive", "impact_ratio_min": 0.7, "impact_ratio_ci95": [0.5, 0.9], "n_profiles": 100,
+      "group_effect_p": 0.0501}, 101),
     ({"verdict": "inconclusive", "impact_ratio_min": 0.8, "impact_ratio_ci95": [0.7, 0.9], "n_profiles": 100}, None),
 ])
 def test_how_many_profiles_would_decide_an_inconclusive_verdict(result, expected):
