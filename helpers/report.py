@@ -211,8 +211,12 @@ def contract(data: dict) -> tuple[str, ...]:
     return CONTRACT + (FAIRNESS_CONTRACT if task.fairness is not None else ()) + (SAFETY_CONTRACT if task.guardrails else ())
 
 
+NULLABLE = ("worst_group",)   # present but null by design: every impact ratio is 1, no group is lowest
+
+
 def missing(data: dict, keys=None) -> list[str]:
-    """Every key of `keys` (default: the task's contract) that is absent or null."""
+    """Every key of `keys` (default: the task's contract) that is absent, or null where null is not a value
+    (`NULLABLE`: a key that ends so may be null)."""
     keys = contract(data) if keys is None else keys
     out = []
     for key in keys:
@@ -221,7 +225,7 @@ def missing(data: dict, keys=None) -> list[str]:
         except KeyError:
             out.append(key)
             continue
-        if value is None:
+        if value is None and not key.endswith(NULLABLE):
             out.append(key)
     return out
 

@@ -201,3 +201,18 @@ def test_a_run_without_gold_reports_the_labels_and_the_proxy_and_says_what_it_ca
     del data["dpo"]["implicit_accuracy_vs_labels_ci95"]
     with pytest.raises(report.MissingMetric, match="dpo.implicit_accuracy_vs_labels_ci95"):
         publish.report_markdown(data, tmp_path)
+
+
+def test_a_scorer_whose_every_ratio_is_one_has_no_worst_group_and_still_reports(tmp_path):
+    """A policy that selects every group alike (PPO and DPO in the cpu run at c73e986) has worst_group null: a
+    value, not a missing number. The report and the README block must still be written."""
+    data = complete_metrics()
+    data["fairness"]["dpo"].update({"worst_group": None, "impact_ratio_min": 1.0, "impact_ratio_ci95": [1.0, 1.0],
+                                    "worst_group_p_holm": None, "worst_group_effect": None, "worst_group_effect_ci95": None,
+                                    "impact_ratio_by_group": {"male_White": 1.0, "female_Black": 1.0}})
+    report.require(data)
+    text = publish.report_markdown(data, tmp_path)
+    assert "| dpo | pass | decision | 1.00 [1.00, 1.00] | - | - |" in text
+    data["fairness"]["dpo"]["verdict"] = None                  # a verdict stays required
+    with pytest.raises(report.MissingMetric, match="fairness.dpo.verdict"):
+        report.require(data)
