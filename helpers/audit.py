@@ -45,16 +45,6 @@ def _check(df: pd.DataFrame) -> None:
         raise ValueError(f"every group needs at least 2 names to tell a group from a name: {small[small < 2].to_dict()}")
 
 
-def name_effects(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per name: its group, how many rows, and its mean score relative to the profiles it was shown on."""
-    centred = df.score - df.groupby("profile").score.transform("mean")
-    out = df.assign(effect=centred).groupby("name").agg(group=("group", "first"), rows=("score", "size"),
-                                                        effect=("effect", "mean"))
-    if (df.groupby("name").group.nunique() > 1).any():
-        raise ValueError("a name belongs to one group only")
-    return out.reset_index()
-
-
 def _welch_t(effects: np.ndarray, member: np.ndarray) -> np.ndarray:
     """Welch's t of each group's names against the other names. effects (N,), member (..., G, N) booleans: returns
     (..., G). Vectorized over leading axes (the permutations)."""
@@ -145,11 +135,10 @@ def group_effects(df: pd.DataFrame, n_perm: int = 2000, seed: int = 0) -> tuple[
     and the Holm-corrected p; and the permutation p of the largest |t| (whole names moved between groups)."""
     from scipy import stats
     from statsmodels.stats.multitest import multipletests
-    _check(df)
-    names = name_effects(df)
-    groups = sorted(names.group.unique())
-    effects = names.effect.to_numpy()
-    member = np.stack([(names.group == g).to_numpy() for g in groups])
+    design = _Design(df)
+    groups = design.groups
+    effects = design.name_effect(df.score.to_numpy(dtype=float))                   # one number a name
+    member = design.label[None, :] == np.arange(len(groups))[:, None]
     rows = []
     for g, m in zip(groups, member):
         a, b = effects[m], effects[~m]
@@ -159,9 +148,7 @@ def group_effects(df: pd.DataFrame, n_perm: int = 2000, seed: int = 0) -> tuple[
                      "ci95": [float(ci[0]), float(ci[1])], "p": float(test.pvalue) if np.isfinite(test.pvalue) else 1.0})
     table = pd.DataFrame(rows).set_index("group")
     table["p_holm"] = multipletests(table.p, method="holm")[1]
-    design = _Design(df)
-    p = design.perm_p(design.name_effect(df.score.to_numpy(dtype=float)), design.label, n_perm, np.random.default_rng(seed))
-    return table, p
+    return table, design.perm_p(effects, design.label, n_perm, np.random.default_rng(seed))
 
 
 def _threshold(df: pd.DataFrame, threshold: float | None) -> float:
