@@ -148,7 +148,7 @@ def data_task_name(source: str | Path) -> str:
     data sets never share files."""
     import re
     stem = Path(str(source).rstrip("/")).name
-    for ext in (".jsonl", ".json"):
+    for ext in (".jsonl.gz", ".jsonl", ".json"):
         stem = stem[: -len(ext)] if stem.lower().endswith(ext) else stem
     slug = re.sub(r"[^a-z0-9_]+", "_", stem.lower()).strip("_")
     if not slug:

@@ -119,6 +119,10 @@ def _text(value, where: str, name: str, role: str | None = None) -> tuple[str, s
     return value[0]["content"], system
 
 
+class _NotAComparison(Exception):
+    """A well-formed row that compares nothing (an empty answer, the same answer twice): counted, not read."""
+
+
 def from_trl(row: dict, where: str, number: int, task: str, rng: random.Random) -> tuple[dict, str | None]:
     """One TRL preference row as a record (left/right drawn from `rng`), and its system prompt if it has one."""
     for key in ("chosen", "rejected"):
@@ -130,6 +134,10 @@ def from_trl(row: dict, where: str, number: int, task: str, rng: random.Random) 
     prompt, system = _text(row["prompt"], where, "prompt", "user")
     chosen, _ = _text(row["chosen"], where, "chosen", "assistant")
     rejected, _ = _text(row["rejected"], where, "rejected", "assistant")
+    if not chosen.strip() or not rejected.strip():   # real files have them (HH-RLHF: 4 of 2,312 test rows)
+        raise _NotAComparison("an answer is empty")
+    if chosen.strip() == rejected.strip():
+        raise _NotAComparison("both answers the same")
     left = rng.random() < 0.5
     prompt_id = f"{task}-" + hashlib.sha1(f"{system or ''}\n{prompt}".encode()).hexdigest()[:10]
     annotator = str(row.get("annotator") or "file")
@@ -360,7 +368,11 @@ def read(source: str | Path, task: str | None = None, seed: int = 0) -> Preferen
         if is_csv and "chosen" not in row:
             record, kind = from_table(row, where, number, task), "csv (prompt, response_a, response_b, winner)"
         elif "chosen" in row or "rejected" in row:
-            record, system = from_trl(row, where, number, task, rng)
+            try:
+                record, system = from_trl(row, where, number, task, rng)
+            except _NotAComparison as why:
+                skipped[str(why)] = skipped.get(str(why), 0) + 1
+                continue
             kind = ("csv (prompt, chosen, rejected)" if is_csv else
                     "trl conversational" if isinstance(row.get("chosen"), list) else "trl standard")
             if system:
@@ -389,6 +401,17 @@ def describe(prefs: Preferences) -> dict:
             "response_words_median": float(np.median(words)),
             "chosen_first_share": round(sides.count("a") / len(sides), 3) if sides else None,
             "system_prompt": prefs.system_prompt, "not_read": prefs.skipped}
+
+
+def longer_than(recs: list[dict], tokenizer, max_tokens: int, system_prompt: str | None = None) -> int:
+    """How many comparisons have an answer whose whole conversation (chat template, prompt and answer) is longer
+    than `max_tokens`: TRL's RewardTrainer leaves such pairs out, its DPOTrainer cuts their answers' ends."""
+    system = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    texts = [tokenizer.apply_chat_template(system + [{"role": "user", "content": r["prompt"]},
+                                                     {"role": "assistant", "content": r[side]}], tokenize=False)
+             for r in recs for side in ("response_a", "response_b")]
+    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    return sum(max(a, b) > max_tokens for a, b in zip(lengths[0::2], lengths[1::2]))
 
 
 def main(argv: list[str] | None = None) -> int:

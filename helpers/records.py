@@ -12,6 +12,7 @@ rejected with the file, the line and the field, and nothing is written. docs/dat
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import json
 import os
@@ -65,12 +66,14 @@ def validate(record: object, where: str = "record") -> dict:
 
 
 def json_lines(path: str | Path) -> list[tuple[str, object]]:
-    """("file:line", parsed object) for every non-empty line of a JSONL file; a bad line raises RecordError."""
+    """("file:line", parsed object) for every non-empty line of a JSONL file (gzipped if its name ends .gz, as
+    HH-RLHF's files are); a bad line raises RecordError."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such preference file")
     out = []
-    with path.open(encoding="utf-8") as f:
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue

@@ -104,13 +104,18 @@ def score(model, tokenizer, prompts: list[list[dict]], responses: list[str], bat
     too_long = sum(len(ids) > max_length for ids in tokenizer(texts, add_special_tokens=False)["input_ids"])
     if too_long:
         import warnings
-        warnings.warn(f"{too_long} of {len(texts)} texts exceed max_length={max_length} tokens and are cut on the "
-                      "right: their score is read mid-response (training drops such pairs instead)", stacklevel=2)
-    for i in range(0, len(texts), batch_size):
-        enc = tokenizer(texts[i:i + batch_size], padding=True, truncation=True, max_length=max_length,
-                        return_tensors="pt", add_special_tokens=False).to(device)
-        with config.autocast_for(model):
-            out.append(model(**enc).logits.squeeze(-1).float().cpu())
+        warnings.warn(f"{too_long} of {len(texts)} texts exceed max_length={max_length} tokens: the start of their "
+                      "conversation is cut so that the score is still read at the answer's end (training drops such "
+                      "pairs instead)", stacklevel=2)
+    side, tokenizer.truncation_side = tokenizer.truncation_side, "left"   # the answer is what is scored: keep its end
+    try:
+        for i in range(0, len(texts), batch_size):
+            enc = tokenizer(texts[i:i + batch_size], padding=True, truncation=True, max_length=max_length,
+                            return_tensors="pt", add_special_tokens=False).to(device)
+            with config.autocast_for(model):
+                out.append(model(**enc).logits.squeeze(-1).float().cpu())
+    finally:
+        tokenizer.truncation_side = side
     model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)
 

@@ -50,6 +50,25 @@ def chosen_answers(recs: list[dict]) -> dict[str, str]:
     return {pid: count.most_common(1)[0][0] for pid, count in votes.items()}
 
 
+def fitting(pool: dict[str, list[dict]], max_prompt_tokens: int | None = None, tokenizer=None) -> tuple[dict, int]:
+    """The prompt pool without the prompts a policy cannot be asked (their chat longer than the profile's
+    max_prompt_tokens, which generation refuses), and how many were left out. Their comparisons stay in the
+    preferences: the reward model and DPO still train on what fits their own length cap. Defaults: the profile
+    FEEDBACKLOOP_PROFILE chooses, and its model's tokenizer."""
+    from .. import config, models
+    if tokenizer is None or max_prompt_tokens is None:
+        profile = config.choose_profile()
+        max_prompt_tokens = max_prompt_tokens or profile.max_prompt_tokens
+        tokenizer = tokenizer or models.load_tokenizer(models.resolve_model(profile))
+    out, dropped = {}, 0
+    for split, prompts in pool.items():
+        texts = [tokenizer.apply_chat_template(p["messages"], add_generation_prompt=True, tokenize=False) for p in prompts]
+        lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]] if texts else []
+        out[split] = [p for p, n in zip(prompts, lengths) if n <= max_prompt_tokens]
+        dropped += len(prompts) - len(out[split])
+    return out, dropped
+
+
 def build(source: str | Path, name: str | None = None, seed: int = 0, shares: dict[str, float] | None = None) -> Task:
     prefs = preference_io.read(source, task=name, seed=seed)
     name = name or prefs.records[0]["task"]
@@ -73,10 +92,18 @@ def build(source: str | Path, name: str | None = None, seed: int = 0, shares: di
         import pandas as pd
         return {"preference data": pd.DataFrame({"value": {k: str(v) for k, v in described.items()}})}
 
+    fit: dict = {}
+
+    def build_prompts():   # on first use (it needs the tokenizer): the prompts a policy can be asked
+        if not fit:
+            fit["pool"], fit["left_out"] = fitting(pool)
+            described["prompts_too_long_to_ask"] = fit["left_out"]
+        return fit["pool"]
+
     task = Task(
         name=name, title=f"preferences from {Path(str(source)).name}", system_prompt=prefs.system_prompt or "",
         kinds=tuple(sorted({p["kind"] for s in pool.values() for p in s})), splits={s: len(v) for s, v in pool.items()},
-        build_prompts=lambda: pool, render_user_message=lambda p: p["user"],
+        build_prompts=build_prompts, render_user_message=lambda p: p["user"],
         short_context=lambda p, n=60: p["user"][:n] + ("..." if len(p["user"]) > n else ""), describe=describe,
         weights={}, score=None, reference_answer=None, worse_answer=None, rubric_examples=None, personas={},
         gold_items=None, watch={}, instructions="Judge which answer is better for the person who asked.",
