@@ -323,7 +323,8 @@ class Paths:
 
     @property
     def run(self) -> Path:              # trained models, checkpoints, executed notebooks
-        return self.root / "runs" / self.task / self.profile
+        base = os.environ.get("FEEDBACKLOOP_RUNS")   # elsewhere: Google Drive in Colab (helpers/colab.py)
+        return (Path(base) if base else self.root / "runs") / self.task / self.profile
 
     @property
     def test_samples(self) -> Path:     # the held-out answers of every model, sampled once (helpers/evaluation.py)

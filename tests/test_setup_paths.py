@@ -2,10 +2,11 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
-from helpers import config, sample_data
+from helpers import colab, config, sample_data
 
 NOTEBOOKS = sorted(config.ROOT.glob("0[0-5]_*.ipynb"))
 
@@ -35,13 +36,31 @@ def test_install_cell_in_colab_clones_and_installs(tmp_path):
     (fake / "__init__.py").write_text("")
     work = tmp_path / "content"
     work.mkdir()
-    code = "import google.colab\n" + _install_cell(NOTEBOOKS[0]) + "\nprint(os.getcwd())"
-    env = {**os.environ, "PYTHONPATH": str(fake.parent.parent), "FEEDBACKLOOP_REPO_URL": str(config.ROOT),
-           "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    cell = _install_cell(NOTEBOOKS[0])
+    url = re.search(r'^REPO_URL = "([^"]+)"', cell, re.M)
+    assert url, "the install cell names the repository in one setting, REPO_URL"
+    code = "import google.colab\n" + cell.replace(url.group(1), str(config.ROOT)) + "\nprint(os.getcwd())"
+    env = {**os.environ, "PYTHONPATH": str(fake.parent.parent), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     out = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith(os.path.join("content", "feedbackloop"))
+    assert "no restart needed" in out.stdout and "Google Drive is not mounted" in out.stdout
     assert (work / "feedbackloop" / "helpers" / "config.py").exists()
+
+
+def test_a_package_already_loaded_and_changed_asks_for_a_restart():
+    assert colab.restart_needed({"numpy": "2.0.0", "trl": "1.16.0"}, {"numpy": "2.1.0", "trl": "1.16.0"}) == \
+        ["numpy 2.0.0 -> 2.1.0"]
+    assert colab.restart_needed({"trl": "1.16.0"}, {"trl": "1.16.0"}) == []
+
+
+def test_with_drive_mounted_runs_go_there(tmp_path, monkeypatch):
+    monkeypatch.delenv(colab.RUNS_ENV, raising=False)
+    assert colab.keep_runs_on_drive(tmp_path / "not_mounted") is None and colab.RUNS_ENV not in os.environ
+    drive = tmp_path / "MyDrive"
+    drive.mkdir()
+    runs = colab.keep_runs_on_drive(drive)
+    assert config.paths("smoke", "hiring").run == runs / "hiring" / "smoke"
 
 
 def test_answers_are_reused_only_with_the_same_settings(tmp_path, monkeypatch):
