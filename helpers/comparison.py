@@ -21,6 +21,9 @@ EFFICIENCY_COLUMNS = ["method", "point", "preference_labels", "generated_tokens"
                       "gold_win_rate_vs_sft_ci95", "gold_win_rate_vs_base", "kl_to_sft", "rm_score_mean", "gold_score_mean"]
 
 
+DIMENSION_COLOURS = ["tab:cyan", "tab:olive", "tab:pink", "gold"]   # a rubric's dimensions: none of the methods' colours
+
+
 # ---------------------------------------------------------------- the contenders (section 1)
 
 def reward_scorer(rm, rm_tokenizer, max_length: int):
@@ -210,12 +213,15 @@ def plot_win_rates(task, results: dict, methods: list[str], models: list[str], n
     axes = axes[0]
     x = np.arange(len(methods))
     first = ("gold_win_rate_vs_sft", "gold recruiter") if task.has_gold else ("rm_win_rate_vs_sft", "reward model (a proxy)")
+    from .plots import REFERENCE, method_colour
+    colours = [method_colour(m) or f"C{i}" for i, m in enumerate(methods)]   # the method's colour; the judge by hatching
     for k, (key, label) in enumerate((first, ("human_win_rate", f'"human" ({n_judges} judges)'))):
         vals = [results[m].get(key, np.nan) for m in methods]
         cis = [results[m].get(f"{key}_ci95", [np.nan, np.nan]) for m in methods]
         err = np.array([[v - c[0] for v, c in zip(vals, cis)], [c[1] - v for v, c in zip(vals, cis)]])
-        axes[0].bar(x + (k - 0.5) * 0.38, vals, 0.38, yerr=err, capsize=4, label=label)
-    axes[0].axhline(0.5, color="grey", ls="--", lw=1)
+        axes[0].bar(x + (k - 0.5) * 0.38, vals, 0.38, yerr=err, capsize=4, label=label, color=colours,
+                    hatch="//" if k else None, edgecolor="white" if k else None, alpha=0.6 if k else 1.0)
+    axes[0].axhline(0.5, **REFERENCE)
     axes[0].set(xticks=x, xticklabels=methods, ylim=(0, 1), ylabel="win rate vs SFT (ties half)",
                 title=f"win rate against the SFT policy, {n_prompts} test prompts, 95% CI")
     axes[0].legend()
@@ -224,7 +230,7 @@ def plot_win_rates(task, results: dict, methods: list[str], models: list[str], n
     width = 0.8 / len(task.weights)
     for k, dim in enumerate(task.weights):
         axes[1].bar(np.arange(len(models)) + (k - (len(task.weights) - 1) / 2) * width, [results[n]["gold_dims"][dim] for n in models],
-                    width, label=f"{dim} (weight {task.weights[dim]})")
+                    width, label=f"{dim} (weight {task.weights[dim]})", color=DIMENSION_COLOURS[k % len(DIMENSION_COLOURS)])
     axes[1].set(xticks=np.arange(len(models)), xticklabels=models, ylim=(0, 1), title="mean gold score per rubric dimension")
     axes[1].legend(fontsize=8)
     _save_and_show(fig, path)
@@ -254,28 +260,52 @@ def dpo_rerun(rows: list[dict], source, tokenizer, profile, precision, paths, *,
     return folder, seconds, log
 
 
-def plot_overoptimization(frontier: pd.DataFrame, results: dict, history: pd.DataFrame, dpo_logs: dict, path: Path) -> None:
-    """Reward-model and gold score against KL for the SFT policy and each PPO checkpoint (RLOO and DPO as points), and
-    the training curves of 03 (PPO) and of the DPO reruns side by side."""
+def gains_over_sft(samples: dict, names) -> pd.DataFrame:
+    """For each model named (a key of `samples`: its answers to the test prompts, scored), the paired gain over the
+    SFT policy's answers to the same prompts in reward-model score and in gold score, with 95% intervals, and its
+    mean KL to the SFT policy."""
+    rows = []
+    for name in names:
+        rm, rm_ci = paired_gain(samples["sft"].score, samples[name].score)
+        gold, gold_ci = paired_gain(samples["sft"].gold, samples[name].gold)
+        kl = float(samples[name].kl.mean()) if name != "sft" else 0.0
+        rows.append({"model": name, "kl_to_sft": kl, "rm_gain": rm, "rm_lo": rm_ci[0], "rm_hi": rm_ci[1], "gold_gain": gold,
+                     "gold_lo": gold_ci[0], "gold_hi": gold_ci[1]})
+    return pd.DataFrame(rows).set_index("model")
+
+
+def plot_overoptimization(frontier: pd.DataFrame, gains: pd.DataFrame, history: pd.DataFrame, dpo_logs: dict,
+                          path: Path) -> None:
+    """Reward-model and gold gain over the SFT policy (paired, 95% CI; `gains_over_sft`) against KL to it: the SFT
+    policy and each PPO checkpoint as a line (`frontier.point`: "SFT", "step <n>"), RLOO and DPO as single points, and
+    the training curves of 03 (PPO) and of the DPO reruns side by side. A gain whose interval crosses 0 is noise,
+    whatever a line through it seems to say."""
     import matplotlib.pyplot as plt
+
+    from .plots import REFERENCE, method_colour
     fig, axes = plt.subplots(1, 3, figsize=(18, 4))
-    for ax, key, label in ((axes[0], "rm_score_mean", "reward-model score (the proxy)"),
-                           (axes[1], "gold_score_mean", "gold score (the recruiter)")):
-        ax.plot(frontier.kl_to_sft, frontier[key], "o-", color="C0", label="PPO: SFT, then each checkpoint")
-        for _, r in frontier.iterrows():
-            ax.annotate(r.point, (r.kl_to_sft, r[key]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        for k, m in enumerate(m for m in ("rloo", "dpo") if m in results):
-            ax.plot(results[m]["kl_to_sft"], results[m][key], "s", color=f"C{k + 1}", label=m)
-        ax.set(xlabel="KL to SFT (nats / response)", title=label)
+    ppo_keys = ["sft" if p == "SFT" else f"ppo@{p.split()[1]}" for p in frontier.point]
+    for ax, key, label in ((axes[0], "rm", "reward-model score (the proxy)"), (axes[1], "gold", "gold score (the recruiter)")):
+        g = gains.loc[ppo_keys]
+        ax.errorbar(g.kl_to_sft, g[f"{key}_gain"], yerr=[g[f"{key}_gain"] - g[f"{key}_lo"], g[f"{key}_hi"] - g[f"{key}_gain"]],
+                    fmt="o-", capsize=3, color=method_colour("ppo"), label="PPO: SFT, then each checkpoint")
+        for x, y, point in zip(g.kl_to_sft, g[f"{key}_gain"], frontier.point):
+            ax.annotate(point, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        for m in (m for m in ("rloo", "dpo") if m in gains.index):
+            r = gains.loc[m]
+            ax.errorbar([r.kl_to_sft], [r[f"{key}_gain"]], yerr=[[r[f"{key}_gain"] - r[f"{key}_lo"]], [r[f"{key}_hi"] - r[f"{key}_gain"]]],
+                        fmt="s", capsize=3, color=method_colour(m), label=m.upper())
+        ax.axhline(0, **REFERENCE)
+        ax.set(xlabel="KL to SFT (nats / response)", ylabel="gain over SFT, paired (95% CI)", title=label)
         ax.legend(fontsize=8)
     if not history.empty:
         ax = axes[2]
-        ax.plot(history.step, history.reward, "o-", ms=3, label="PPO: reward-model score per step (03)")
+        ax.plot(history.step, history.reward, "o-", ms=3, color=method_colour("ppo"), label="PPO: reward-model score per step (03)")
         ax2 = ax.twinx()
-        ax2.plot(history.step, history.kl, "s--", ms=3, color="C3", label="PPO: KL per step")
+        ax2.plot(history.step, history.kl, "s--", ms=3, color="black", alpha=0.5, label="PPO: KL per step")
         for name, log in dpo_logs.items():
             ax.plot(log.step * history.step.max() / max(1, log.step.max()), log["rewards/margins"], "^-", ms=3, alpha=0.7,
-                    label=f"DPO {name.split('@')[1]} pairs: implicit margin (x scaled to PPO steps)")
+                    color=method_colour("dpo"), label=f"DPO {name.split('@')[1]} pairs: implicit margin (x scaled to PPO steps)")
         ax.set(xlabel="training step", title="training curves side by side")
         ax2.set_ylabel("KL")
         ax.legend(fontsize=7, loc="upper left")
@@ -284,25 +314,34 @@ def plot_overoptimization(frontier: pd.DataFrame, results: dict, history: pd.Dat
 
 
 def plot_sample_efficiency(efficiency: pd.DataFrame, path: Path) -> None:
-    """Gold win rate against training seconds and against the preference pairs behind each point."""
+    """Gold win rate against training seconds and, when the points differ in it (DPO rerun on fewer pairs), against
+    the preference pairs behind each point; with one pair count for all, that panel would be a single column."""
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(1, 2, figsize=(13, 4))
+
+    from .plots import REFERENCE, method_colour
+    by_pairs = efficiency.preference_labels.nunique() > 1
+    fig, ax = plt.subplots(1, 2 if by_pairs else 1, figsize=(13 if by_pairs else 7, 4), squeeze=False)
+    ax = ax[0]
     for m, g in efficiency.groupby("method"):
         lo = g.gold_win_rate_vs_sft - g.gold_win_rate_vs_sft_ci95.str[0]
         hi = g.gold_win_rate_vs_sft_ci95.str[1] - g.gold_win_rate_vs_sft
-        ax[0].errorbar(g.train_seconds, g.gold_win_rate_vs_sft, yerr=[lo, hi], fmt="o-", capsize=3, label=m)
+        colour = method_colour(m)
+        ax[0].errorbar(g.train_seconds, g.gold_win_rate_vs_sft, yerr=[lo, hi], fmt="o-", capsize=3, label=m.upper(), color=colour)
+        if not by_pairs:
+            continue
         if m == "dpo":
             ax[1].errorbar(g.preference_labels, g.gold_win_rate_vs_sft, yerr=[lo, hi], fmt="o-", capsize=3,
-                           label="DPO: pairs it trained on")
+                           label="DPO: pairs it trained on", color=colour)
         else:
             ax[1].errorbar(g.preference_labels, g.gold_win_rate_vs_sft, yerr=[lo, hi], fmt="o", capsize=3, alpha=0.6,
-                           label=f"{m}: pairs behind its reward model")
+                           label=f"{m.upper()}: pairs behind its reward model", color=colour)
     for a in ax:
-        a.axhline(0.5, color="grey", ls="--", lw=1)
+        a.axhline(0.5, **REFERENCE)
         a.legend(fontsize=8)
-        a.set_ylabel("gold win rate vs SFT")
+        a.set_ylabel("gold win rate vs SFT (95% CI)")
     ax[0].set(xlabel="training seconds", title="gold win rate against training time")
-    ax[1].set(xlabel="preference pairs used", title="gold win rate against preference labels")
+    if by_pairs:
+        ax[1].set(xlabel="preference pairs used", title="gold win rate against preference labels")
     _save_and_show(fig, path)
 
 

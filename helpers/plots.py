@@ -20,6 +20,22 @@ from matplotlib.figure import Figure
 REFERENCE = {"color": "grey", "ls": "--", "lw": 1}   # a chance level or a zero line
 TARGET = {"color": "green", "ls": ":", "lw": 1}      # a level we aim for
 
+# One colour per model everywhere, in every notebook's figures: a label is matched by its first word, any case
+# ("PPO", "ppo policy", "RLOO", "DPO beta 0.1"); other labels get matplotlib's cycle.
+METHOD_COLOURS = {"untuned": "#8c564b", "base": "#8c564b", "sft": "#7f7f7f", "ppo": "#1f77b4", "rloo": "#ff7f0e",
+                  "dpo": "#2ca02c", "reward_model": "#9467bd", "reward_model_clean": "#c5b0d5", "reward": "#9467bd"}
+
+
+def method_colour(label) -> str | None:
+    """The colour of the model a label names (METHOD_COLOURS), else None."""
+    if label is None:
+        return None
+    words = str(label).strip().lower().replace("-", " ").split()
+    if not words:
+        return None
+    key = str(label).strip().lower().replace(" ", "_")
+    return METHOD_COLOURS.get(key) or METHOD_COLOURS.get(words[0])
+
 
 def _axes(ax: Axes | None, figsize: tuple[float, float] = (5, 3.6)) -> Axes:
     if ax is None:
@@ -50,7 +66,7 @@ def lines(series: pd.Series | Mapping[str, pd.Series], ax: Axes | None = None, *
     series = {None: series} if isinstance(series, pd.Series) else series
     styles = [style] * len(series) if isinstance(style, str) else list(style)
     for (label, s), fmt in zip(series.items(), styles):
-        ax.plot(s.index, s.values, fmt, label=label, alpha=alpha)
+        ax.plot(s.index, s.values, fmt, label=label, alpha=alpha, color=method_colour(label))
     _levels(ax, hline, hline_label, target)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     if ylim is not None:
@@ -100,7 +116,7 @@ def bars(values: pd.Series | Mapping[str, float], ax: Axes | None = None, *, tit
     """One bar per label; `errors` {label: (lo, hi)} draws an interval on those bars; `hline` a reference level."""
     ax = _axes(ax)
     values = pd.Series(values, dtype=float)
-    ax.bar(list(values.index), values.values, color=colors)
+    ax.bar(list(values.index), values.values, color=colors or [method_colour(k) or f"C{i}" for i, k in enumerate(values.index)])
     _levels(ax, hline, None, None)
     for label, (lo, hi) in (errors or {}).items():
         i, v = list(values.index).index(label), values[label]
@@ -120,7 +136,7 @@ def histograms(samples: np.ndarray | Mapping[str, np.ndarray], ax: Axes | None =
     pooled = np.concatenate([np.asarray(v, float) for v in samples.values()]) if samples else np.array([])
     edges = np.histogram_bin_edges(pooled, bins=bins) if len(pooled) else bins
     for label, v in samples.items():
-        ax.hist(v, bins=edges, alpha=alpha, label=label)
+        ax.hist(v, bins=edges, alpha=alpha, label=label, color=method_colour(label))
     if vline is not None:
         ax.axvline(vline, color="grey", ls="--")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)

@@ -192,6 +192,37 @@ def load(path: Path, precision: config.Precision | None = None, trainable: bool 
     return model, tokenizer
 
 
+def is_complete(path: Path) -> bool:
+    path = Path(path)
+    return all((path / f).exists() for f in (META, "adapter_model.safetensors", "adapter_config.json"))
+
+
+def ensure(folder: Path, task, profile: config.Profile, precision: config.Precision, paths: config.Paths,
+           quantize: bool = True, say=print) -> Path:
+    """The reward model 02 saved in `folder`, or, when it is missing (a notebook opened on its own, as in a fresh
+    Colab machine), one trained here as 02 trains it: on the labels of 01 or, without them, the shipped sample's
+    (held-out prompts left out), from the SFT policy, with the profile's settings; said in one line."""
+    folder = Path(folder)
+    if is_complete(folder):
+        return folder
+    from . import agreement, sft
+    agg_all, _, source = agreement.load_aggregated(paths)
+    held = agreement.heldout_prompt_ids(agg_all, profile.heldout_every, task)
+    rows = preference_rows([r for r in agg_all if r["prompt_id"] not in held], task.system_prompt)
+    where = folder.relative_to(config.ROOT) if folder.is_relative_to(config.ROOT) else folder
+    say(f"No reward model from 02_reward_model in {where}: training it here as 02 does, on {len(rows)} pairs of {source} "
+        f"({profile.rm_steps} steps).")
+    policy = sft.policy_source(task, profile, precision, paths, say=say)
+    max_length = profile.max_prompt_tokens + profile.max_new_tokens
+    trainer = build_trainer(policy.path, rows, profile, precision, folder / "trainer", quantize=quantize,
+                            max_length=max_length)
+    trainer.train()
+    save(trainer.model, trainer.processing_class, folder, policy.path, quantize,
+         {"trained_on": f"{source} (built by a later notebook run on its own)", "profile": profile.name,
+          "max_length": max_length})
+    return folder
+
+
 def preference_rows(records: list[dict], system_prompt: str | None = None) -> list[dict]:
     """Aggregated preference records to TRL rows, keeping the record's id for evaluation."""
     from .records import to_trl
