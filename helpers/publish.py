@@ -1,5 +1,9 @@
-"""Publishing a run: the README's measured-results block and reports/REPORT.md, both built from metrics.json
-(helpers/report.py reads and writes it; docs/results.md lists its keys). `make readme` runs this module."""
+"""Publishing a run: the README's headline and measured-results blocks and reports/REPORT.md, all built from
+metrics.json (helpers/report.py reads and writes it; docs/results.md lists its keys). `make readme` runs this module.
+
+The default task's blocks are in README.md. Another task's measured block goes to whichever page holds its markers
+(`<!-- measured:<task>:begin ... -->`), looked for in README.md and then docs/*.md: the support task's is in
+docs/support_task.md; a task made from a preference file (`data-<name>`) gets one wherever its markers are put."""
 
 from __future__ import annotations
 
@@ -9,6 +13,9 @@ from .report import MissingMetric, get, read, require
 
 README_BEGIN = "<!-- measured:begin (written by `make readme` from reports/metrics.json; do not edit) -->"
 README_END = "<!-- measured:end -->"
+HEADLINE_BEGIN = "<!-- headline:begin (written by `make readme` from reports/metrics.json; do not edit) -->"
+HEADLINE_END = "<!-- headline:end -->"
+NOT_MEASURED = "not measured"
 
 
 def readme_markers(task: str | None) -> tuple[str, str]:
@@ -46,6 +53,88 @@ def precision_text(data: dict) -> str:
     return f"{p['compute']} compute with {p['weights']} weights" if p else "precision not recorded"
 
 
+def run_after_pipeline(data: dict) -> list[str]:
+    """The notebooks that finished after the whole `make pipeline` did (run again on their own), sorted."""
+    done = data["pipeline"].get("finished_at", "")
+    return sorted(n for n, st in (data.get("stages") or {}).items() if st.get("finished_at", "") > done)
+
+
+def _measured(label: str):
+    """A headline line, or `label: not measured.` when metrics.json lacks (or has null for) what the line needs."""
+    def decorate(line):
+        def wrapped(data: dict) -> str:
+            try:
+                return line(data)
+            except (KeyError, TypeError, ValueError, IndexError):
+                return f"{label}: {NOT_MEASURED}."
+        return wrapped
+    return decorate
+
+
+def _or_not_measured(value, missing: str = NOT_MEASURED) -> str:
+    """value() as text, or `missing` when metrics.json lacks (or has null for) what it reads."""
+    try:
+        return str(value())
+    except (KeyError, TypeError, ValueError, IndexError):
+        return missing
+
+
+def _run_line(data: dict) -> str:
+    """Where, in what, how long and from which commit the run on record ran; each missing piece `not measured`."""
+    def minutes() -> str:
+        text = f"{get(data, 'pipeline.seconds') / 60:.0f} minutes"
+        later = run_after_pipeline(data)
+        return text + (f" ({' and '.join(later)} run again separately after it)" if later else "")
+    return (f"**The run on record**: {_or_not_measured(lambda: get(data, 'hardware'), f'hardware {NOT_MEASURED}')} "
+            f"(profile `{_or_not_measured(lambda: get(data, 'profile'))}`); model "
+            f"{_or_not_measured(lambda: get(data, 'base_model'))}; the whole `make pipeline`: {_or_not_measured(minutes)}; "
+            f"{provenance_text(data)} when it started (each notebook's own: the table under *Measured*).")
+
+
+def _ci_text(lo: float, hi: float) -> str:
+    return f"[{lo:.2f}, {hi:.2f}]"
+
+
+@_measured("- **SFT policy vs the untuned model**")
+def _sft_line(data: dict) -> str:
+    win = get(data, "policies.sft.gold_win_rate_vs_base")
+    return (f"- **SFT policy vs the untuned model**: gold win rate {win:.2f} "
+            f"{_ci_text(*get(data, 'policies.sft.gold_win_rate_ci95'))}.")
+
+
+@_measured("- **Best tuned method vs the SFT policy**")
+def _best_line(data: dict) -> str:
+    methods = [m for m in ("ppo", "rloo", "dpo") if m in get(data, "policies")]
+    best = max(methods, key=lambda m: get(data, f"policies.{m}.gold_win_rate_vs_sft"))
+    lo, hi = get(data, f"policies.{best}.gold_win_rate_vs_sft_ci95")
+    reading = ("the interval lies above 0.50: better than the SFT policy" if lo > 0.5 else
+               "the interval lies below 0.50: worse than the SFT policy" if hi < 0.5 else
+               "the interval includes 0.50: not told apart from the SFT policy")
+    return (f"- **Best tuned method vs the SFT policy**: {best.upper()} (of {', '.join(m.upper() for m in methods)}), gold "
+            f"win rate {get(data, f'policies.{best}.gold_win_rate_vs_sft'):.2f} {_ci_text(lo, hi)}; {reading}.")
+
+
+@_measured("- **Fairness audit**")
+def _fairness_line(data: dict) -> str:
+    verdicts = [get(data, f"fairness.{n}.verdict") for n in AUDITED if n in get(data, "fairness")]
+    if not verdicts or None in verdicts:
+        raise KeyError("fairness verdicts")
+    counts = ", ".join(f"{verdicts.count(v)} {v}" for v in ("pass", "adverse impact", "inconclusive"))
+    return (f"- **Fairness audit** (counterfactual name swaps, four-fifths rule, {len(verdicts)} scorers: the reward "
+            f"models, the untuned model and the policies): {counts}.")
+
+
+def headline_block(data: dict) -> str:
+    """The README's first-screen block: where and how long the run on record took, and three numbers (the SFT policy
+    against the untuned model, the best tuned method against the SFT policy, the fairness audit's verdicts). A line
+    whose numbers metrics.json lacks says `not measured` instead of failing."""
+    n = f"{data['eval']['heldout_prompts']} " if isinstance(data.get("eval"), dict) and "heldout_prompts" in data["eval"] else ""
+    return "\n".join([HEADLINE_BEGIN, _run_line(data), "",
+                      f"Win rates judged by the gold rubric (a careful recruiter, written as code) on the same {n}test "
+                      "prompts, ties counting half, so 0.50 means no difference; [95% interval]:",
+                      _sft_line(data), _best_line(data), _fairness_line(data), HEADLINE_END])
+
+
 def readme_block(data: dict) -> str:
     """The README's measured block: how long each notebook took, where, in which profile."""
     begin, end = readme_markers(data.get("task"))
@@ -60,8 +149,7 @@ def readme_block(data: dict) -> str:
     for name, stage in sorted(get(data, "stages").items()):
         lines.append(f"| {name} | {stage['seconds']:.0f} | {stage['peak_mem_mb']:.0f} | {stage_commit(stage)} |")
     if "pipeline" in data:
-        done = data["pipeline"].get("finished_at", "")
-        later = sorted(n for n, st in get(data, "stages").items() if st.get("finished_at", "") > done)
+        later = run_after_pipeline(data)
         note = f"; {', '.join(later)} run separately after it" if later else ""
         lines.append(f"| **whole `make pipeline`** (kernel starts included{note}) | {data['pipeline']['seconds']:.0f} | | |")
     lines += results_rows(data)
@@ -135,16 +223,36 @@ def results_rows(data: dict) -> list[str]:
     return ["", "| stage | result |", "|---|---|", *rows] if rows else []
 
 
-def write_readme(readme: Path, metrics: Path) -> None:
+def _replace_block(text: str, begin: str, end: str, block: str, where: Path) -> str:
     import re
-    text = Path(readme).read_text()
-    data = read(metrics)
-    block = readme_block(data)
-    begin, end = readme_markers(data.get("task"))
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
     if not pattern.search(text):
-        raise ValueError(f"{readme}: the measured-results markers are missing")
-    Path(readme).write_text(pattern.sub(lambda _: block, text))
+        raise ValueError(f"{where}: the markers {begin} ... {end} are missing")
+    return pattern.sub(lambda _: block, text)
+
+
+def write_readme(readme: Path, metrics: Path) -> None:
+    """Rewrite the measured block of metrics.json's task in `readme` (any markdown page that holds its markers) and,
+    for the default task, the headline block too. Fails, writing nothing, when a block's markers are missing."""
+    from .config import DEFAULT_TASK
+    text = Path(readme).read_text()
+    data = read(metrics)
+    task = data.get("task")
+    text = _replace_block(text, *readme_markers(task), readme_block(data), readme)
+    if task in (None, DEFAULT_TASK):
+        text = _replace_block(text, HEADLINE_BEGIN, HEADLINE_END, headline_block(data), readme)
+    Path(readme).write_text(text)
+
+
+def measured_page(root: Path, task: str | None) -> Path:
+    """The page that holds `task`'s measured block: README.md, else the first of docs/*.md with its markers; README.md
+    when none has them (write_readme then says the markers are missing)."""
+    begin = readme_markers(task)[0]
+    root = Path(root)
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        if page.exists() and begin in page.read_text():
+            return page
+    return root / "README.md"
 
 
 # ---------------------------------------------------------------- reports/REPORT.md
@@ -220,7 +328,7 @@ def data_report_markdown(data: dict, reports_dir: Path) -> str:
             "is the easiest to fool; the blind side-by-side (05) asks people, and its comparisons wait in the annotation store.",
             "- Reward over-optimization and gold-judged sample efficiency: both need a judge other than the proxy.",
             "- A fairness audit: the name-swap audit needs prompts that carry names and a world to swap them in.",
-            "- Add a gold rubric by writing a task (README: \"Adapt FeedbackLoop to your task and model\"), with these prompts."]
+            "- Add a gold rubric by writing a task (docs/adapt.md: \"Adapt FeedbackLoop to your task and model\"), with these prompts."]
     return "\n".join(out) + "\n"
 
 
@@ -407,20 +515,23 @@ def write_report(reports_dir: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m helpers.publish [--readme] [--report]`: the README's measured block and REPORT.md, from the
-    profile's reports/metrics.json."""
+    """`python -m helpers.publish [--readme] [--report]`: the measured block (and, for the default task, the headline
+    block) in README.md or the docs page that holds the task's markers, and REPORT.md, from the profile's
+    reports/metrics.json."""
     import argparse
 
     from . import config
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--readme", action="store_true", help="rewrite the README's measured block")
+    parser.add_argument("--readme", action="store_true",
+                        help="rewrite the task's measured block (README.md or its docs page) and the README's headline")
     parser.add_argument("--report", action="store_true", help="write REPORT.md next to metrics.json")
     args = parser.parse_args(argv)
     where = config.paths(config.choose_profile())
     metrics = where.reports / "metrics.json"
     if args.readme:
-        write_readme(config.ROOT / "README.md", metrics)
-        print(f"README.md measured block rewritten from {metrics}")
+        page = measured_page(config.ROOT, read(metrics).get("task"))
+        write_readme(page, metrics)
+        print(f"{page.relative_to(config.ROOT)}: measured block rewritten from {metrics}")
     if args.report:
         print(f"{write_report(where.reports)} written from {metrics}")
 

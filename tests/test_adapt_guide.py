@@ -1,4 +1,5 @@
-"""The README's "Adapt FeedbackLoop to your task and model": every command in it runs, in the order shown.
+"""docs/adapt.md, "Adapt FeedbackLoop to your task and model" (linked from the README): every command in it runs, in
+the order shown.
 
 This is also where CI runs the support task end to end (`make pipeline TASK=support PROFILE=smoke`)."""
 
@@ -16,9 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def guide_commands() -> list[str]:
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Adapt FeedbackLoop to your task and model", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
+    """Every line of the guide's bash blocks, in order: the whole page is the guide."""
+    page = (ROOT / "docs" / "adapt.md").read_text()
+    assert page.startswith("# Adapt FeedbackLoop to your task and model\n")
+    blocks = re.findall(r"```bash\n(.*?)```", page, re.S)
     return [line.strip() for block in blocks for line in block.splitlines() if line.strip() and not line.startswith("#")]
 
 

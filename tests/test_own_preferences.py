@@ -1,5 +1,6 @@
-"""The README's "Bring your own preferences": every command in it runs, in the order shown (the smoke pipeline, 00-05,
-on the support sample), and 00 and 01 run on a preference file in each format the section names."""
+"""docs/own_preferences.md, "Bring your own preferences" (linked from the README): every command in it runs, in the
+order shown (the smoke pipeline, 00-05, on the support sample), and 00 and 01 run on a preference file in each format
+the section names."""
 
 import json
 import random
@@ -13,9 +14,10 @@ from helpers import config
 
 
 def section_commands() -> list[str]:
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Bring your own preferences", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
+    """Every line of the page's bash blocks, in order: the whole page is the section."""
+    page = (ROOT / "docs" / "own_preferences.md").read_text()
+    assert page.startswith("# Bring your own preferences\n")
+    blocks = re.findall(r"```bash\n(.*?)```", page, re.S)
     return [line.strip() for block in blocks for line in block.splitlines() if line.strip() and not line.startswith("#")]
 
 

@@ -216,3 +216,83 @@ def test_a_scorer_whose_every_ratio_is_one_has_no_worst_group_and_still_reports(
     data["fairness"]["dpo"]["verdict"] = None                  # a verdict stays required
     with pytest.raises(report.MissingMetric, match="fairness.dpo.verdict"):
         report.require(data)
+
+
+def headline_metrics() -> dict:
+    data = complete_metrics()
+    data["pipeline"] = {"seconds": 600.0, "finished_at": "2026-11-23T10:00:00+00:00"}
+    data["versions"] = {"torch": "2.13.0"}
+    return data
+
+
+def test_headline_block_is_written_from_metrics():
+    block = publish.headline_block(headline_metrics())
+    assert block.startswith(publish.HEADLINE_BEGIN) and block.endswith(publish.HEADLINE_END)
+    assert "CPU only (profile `cpu`); model SmolLM2-135M-Instruct; the whole `make pipeline`: 10 minutes;" in block
+    assert "commit 0123456 (clean tree)" in block and "on the same 48 test prompts" in block
+    assert "- **SFT policy vs the untuned model**: gold win rate 0.88 [0.78, 0.98]." in block
+    assert ("- **Best tuned method vs the SFT policy**: DPO (of PPO, RLOO, DPO), gold win rate 0.57 [0.47, 0.67]; "
+            "the interval includes 0.50") in block
+    assert "6 scorers" in block and "1 pass, 1 adverse impact, 4 inconclusive." in block
+    assert publish.NOT_MEASURED not in block
+    data = headline_metrics()
+    data["policies"]["dpo"]["gold_win_rate_vs_sft_ci95"] = [0.52, 0.62]
+    data["stages"]["05_eval_fairness"] = {"seconds": 1.0, "peak_mem_mb": 1.0, "finished_at": "2026-11-24T10:00:00+00:00"}
+    block = publish.headline_block(data)
+    assert "the interval lies above 0.50: better than the SFT policy" in block
+    assert "10 minutes (05_eval_fairness run again separately after it)" in block
+
+
+def test_headline_block_says_not_measured_where_a_number_is_missing():
+    empty = publish.headline_block({})
+    assert empty.count(publish.NOT_MEASURED) == 7 and "commit not recorded" in empty     # no crash on an empty file
+    data = headline_metrics()
+    del data["pipeline"]
+    del data["policies"]["dpo"]["gold_win_rate_vs_sft_ci95"]
+    data["fairness"]["ppo"]["verdict"] = None
+    block = publish.headline_block(data)
+    assert "the whole `make pipeline`: not measured;" in block
+    assert "- **Best tuned method vs the SFT policy**: not measured." in block
+    assert "- **Fairness audit**: not measured." in block
+    assert "- **SFT policy vs the untuned model**: gold win rate 0.88 [0.78, 0.98]." in block     # the rest still shown
+
+
+def test_write_readme_fills_the_headline_and_measured_blocks_and_nothing_else(tmp_path):
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps(headline_metrics()))
+    readme = tmp_path / "README.md"
+    before = f"# Title\n\n{publish.HEADLINE_BEGIN}\nSTALE\n{publish.HEADLINE_END}\n\nmiddle\n\n{publish.README_BEGIN}\nSTALE\n{publish.README_END}\nend\n"
+    readme.write_text(before)
+    publish.write_readme(readme, metrics)
+    text = readme.read_text()
+    assert "STALE" not in text and text.startswith("# Title\n\n") and "\n\nmiddle\n\n" in text and text.endswith("\nend\n")
+    assert "gold win rate 0.88 [0.78, 0.98]" in text and "| 00_setup | 10 | 100 | 0123456 |" in text
+    readme.write_text(before.replace(publish.HEADLINE_END, ""))
+    with pytest.raises(ValueError, match="headline:end"):
+        publish.write_readme(readme, metrics)
+    assert readme.read_text() == before.replace(publish.HEADLINE_END, "")          # nothing written
+
+
+def test_another_tasks_block_goes_to_the_page_that_holds_its_markers(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "README.md").write_text(f"{publish.HEADLINE_BEGIN}\n{publish.HEADLINE_END}\n{publish.README_BEGIN}\n{publish.README_END}\n")
+    begin, end = publish.readme_markers("support")
+    page = tmp_path / "docs" / "support_task.md"
+    page.write_text(f"# Support\n\n{begin}\nSTALE\n{end}\n")
+    assert publish.measured_page(tmp_path, "support") == page
+    assert publish.measured_page(tmp_path, "hiring") == tmp_path / "README.md"
+    assert publish.measured_page(tmp_path, "data-tickets") == tmp_path / "README.md"      # no markers anywhere
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"profile": "cpu", "task": "support", "base_model": "m", "hardware": "h",
+                                   "versions": {"torch": "2"},
+                                   "stages": {"00_setup": {"seconds": 50, "peak_mem_mb": 1, "finished_at": "2026-01-01"}}}))
+    publish.write_readme(page, metrics)
+    assert "STALE" not in page.read_text() and "| 00_setup | 50 | 1 |" in page.read_text()
+    assert publish.HEADLINE_BEGIN not in page.read_text()           # the headline is the default task's, in README.md
+
+
+def test_the_repository_pages_hold_the_markers_make_readme_writes():
+    from helpers import config
+    assert publish.measured_page(config.ROOT, config.DEFAULT_TASK) == config.ROOT / "README.md"
+    assert publish.HEADLINE_BEGIN in (config.ROOT / "README.md").read_text()
+    assert publish.measured_page(config.ROOT, "support") == config.ROOT / "docs" / "support_task.md"
