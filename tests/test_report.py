@@ -261,12 +261,13 @@ def test_write_readme_fills_the_headline_and_measured_blocks_and_nothing_else(tm
     metrics = tmp_path / "metrics.json"
     metrics.write_text(json.dumps(headline_metrics()))
     readme = tmp_path / "README.md"
-    before = f"# Title\n\n{publish.HEADLINE_BEGIN}\nSTALE\n{publish.HEADLINE_END}\n\nmiddle\n\n{publish.README_BEGIN}\nSTALE\n{publish.README_END}\nend\n"
+    before = (f"# Title\n\n{publish.HEADLINE_BEGIN}\nSTALE\n{publish.HEADLINE_END}\n\nmiddle\n\n"
+              f"{publish.README_BEGIN}\nSTALE\n{publish.README_END}\nend\n")
     readme.write_text(before)
     publish.write_readme(readme, metrics)
     text = readme.read_text()
     assert "STALE" not in text and text.startswith("# Title\n\n") and "\n\nmiddle\n\n" in text and text.endswith("\nend\n")
-    assert "gold win rate 0.88 [0.78, 0.98]" in text and "| 00_setup | 10 | 100 | 0123456 |" in text
+    assert "gold win rate 0.88 [0.78, 0.98]" in text and "| 00_setup | 10 | 100 | not recorded |" in text
     readme.write_text(before.replace(publish.HEADLINE_END, ""))
     with pytest.raises(ValueError, match="headline:end"):
         publish.write_readme(readme, metrics)
