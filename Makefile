@@ -6,7 +6,7 @@
 #   make lint                      ruff (lint, import order), codespell, and committed notebooks without outputs
 #   make annotate-app              the annotation widget as a web page (Voila) for recruiters
 #   make sample-data               regenerate data/<task>/ (prompts, sample responses and preferences); TASK=support
-#   make readme                    rewrite the README's measured-results block from reports/metrics.json
+#   make readme                    rewrite the README's headline and measured blocks from reports/metrics.json (TASK=support: docs/support_task.md)
 #   make bench                     seconds and memory of each unit of work, fp32 path against the default (reports/BENCHMARKS.md)
 #   make bench-quality             what the default precision learns against fp32, same data and seeds (reports/QUALITY_PRECISION.md)
 
@@ -24,7 +24,7 @@ ifdef TASK
 export FEEDBACKLOOP_TASK := $(TASK)
 endif
 ifdef DATA
-# a preference file (or save_to_disk folder, or Hub id) made the task: README, "Bring your own preferences"
+# a preference file (or save_to_disk folder, or Hub id) made the task: docs/own_preferences.md, "Bring your own preferences"
 export FEEDBACKLOOP_DATA := $(if $(wildcard $(DATA)),$(abspath $(DATA)),$(DATA))
 endif
 # Hugging Face libraries: no telemetry; the Hub is still used when reachable.
@@ -76,8 +76,8 @@ lint: install
 	$(PY) tests/check_notebooks.py
 
 # Two streams at once, one thread each (two torch processes with every thread each would fight over the cores):
-#   1. the README's adaptation guide (tests/test_adapt_guide.py), which runs the support task's six notebooks
-#      with `make pipeline TASK=support PROFILE=smoke`, and its "Bring your own preferences" commands
+#   1. the adaptation guide, docs/adapt.md (tests/test_adapt_guide.py), which runs the support task's six notebooks
+#      with `make pipeline TASK=support PROFILE=smoke`, and the commands of docs/own_preferences.md
 #      (tests/test_own_preferences.py: the six notebooks on the support sample as a preference file); its output is
 #      shown when it ends
 #   2. every other test (00 and 01 on a preference file in each format among them), then the six hiring notebooks

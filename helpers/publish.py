@@ -19,7 +19,8 @@ NOT_MEASURED = "not measured"
 
 
 def readme_markers(task: str | None) -> tuple[str, str]:
-    """The README's markers around a task's measured block: the default task's, or `measured:<task>` for another."""
+    """The markers around a task's measured block: the default task's (README.md), or `measured:<task>` for another
+    (README.md or a docs page: measured_page)."""
     from .config import DEFAULT_TASK
     if task in (None, DEFAULT_TASK):
         return README_BEGIN, README_END
@@ -136,7 +137,7 @@ def headline_block(data: dict) -> str:
 
 
 def readme_block(data: dict) -> str:
-    """The README's measured block: how long each notebook took, where, in which profile."""
+    """A task's measured block: how long each notebook took, where, in which profile, and the results table."""
     begin, end = readme_markers(data.get("task"))
     whole = "pipeline" in data
     lead = "Last `make pipeline`" if whole else "Notebooks run so far (no whole `make pipeline` recorded)"
