@@ -178,7 +178,7 @@ def choose_task(name: str | None = None) -> str:
                          + (f"(it names {data_task_name(data)!r} now)" if data else "(it is not set)"))
     if name not in task_names():
         raise ValueError(f"Unknown task {name!r}: choose one of {', '.join(task_names())} (FEEDBACKLOOP_TASK), or "
-                         f"add a folder helpers/tasks/{name}/ (the README's adaptation guide).")
+                         f"add a folder helpers/tasks/{name}/ (docs/adapt.md).")
     return name
 
 

@@ -2,7 +2,7 @@
 
 A notebook does `task = tasks.get(config.choose_task())` and from then on only talks to `task`. Every task is one
 folder here, `helpers/tasks/<name>/`, whose `__init__.py` has `build() -> Task`; the folders are the list of tasks
-(`config.task_names()`), so adding a task is copying a folder (see the README's "Adapt FeedbackLoop to your task and
+(`config.task_names()`), so adding a task is copying a folder (see docs/adapt.md, "Adapt FeedbackLoop to your task and
 model"). Two ship: `hiring/` (world.py, rubric.py, personas.py, fairness.py) and `support/` (world.py, rubric.py,
 personas.py, evaluators.py). A task's folder may use the generic modules of helpers/; no generic module imports a
 task's folder (tests/test_layout.py checks it).
@@ -30,7 +30,7 @@ Methods shared by every task: load_prompts, messages, prefer, win_rate, write_pr
 
 `from_preferences.build(source)` makes a task from a preference file alone (no folder, no gold rubric:
 `task.has_gold` is False, and what needs the rubric says so): `FEEDBACKLOOP_DATA=FILE` makes it the task of every
-notebook, named `data-<file name>` (README: "Bring your own preferences").
+notebook, named `data-<file name>` (docs/own_preferences.md).
 """
 
 from __future__ import annotations
