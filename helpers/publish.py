@@ -7,6 +7,7 @@ docs/support_task.md; a task made from a preference file (`data-<name>`) gets on
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from .report import MissingMetric, get, read, require
@@ -515,6 +516,47 @@ def write_report(reports_dir: Path) -> Path:
     return path
 
 
+NOTEBOOKS_DIR = "notebooks"   # under the task's reports folder: the executed notebooks of the run on record
+
+
+def publish_notebooks(executed: Path, reports: Path, slack_s: float = 900.0) -> list[Path]:
+    """Copy the executed notebooks of the run whose metrics.json is in `reports` (from `executed`, the run's
+    runs/<task>/<profile>/notebooks/) to reports/.../notebooks/, with an index of the commit each ran from, so that
+    GitHub shows every output and figure without a run. A notebook whose file was written more than `slack_s` away
+    from the time its stage finished in metrics.json belongs to another run: it is refused (nothing is copied)."""
+    import datetime
+    import shutil
+    metrics = read(reports / "metrics.json")
+    stages = metrics.get("stages", {})
+    found = {name: executed / f"{name}.ipynb" for name in stages if (executed / f"{name}.ipynb").exists()}
+    if not found:
+        raise FileNotFoundError(f"{executed}: no executed notebook of the stages in {reports / 'metrics.json'}")
+    for name, path in found.items():
+        finished = datetime.datetime.fromisoformat(stages[name]["finished_at"]).timestamp()
+        if abs(path.stat().st_mtime - finished) > slack_s:
+            raise ValueError(f"{path} was written at {datetime.datetime.fromtimestamp(path.stat().st_mtime).isoformat()}, "
+                             f"but {name} finished at {stages[name]['finished_at']} in metrics.json: not this run's")
+    out = reports / NOTEBOOKS_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    root = str(Path(executed).resolve().parents[3]) + "/"   # <root>/runs/<task>/<profile>/notebooks
+    copied = []
+    for path in found.values():   # paths of the machine it ran on: the project's relative, the packages' by name
+        text = path.read_text(encoding="utf-8").replace(root, "")
+        text = re.sub(r"/[^\s\"'\\]*?/site-packages/", "<site-packages>/", text)
+        copied.append(out / path.name)
+        copied[-1].write_text(text, encoding="utf-8")
+        shutil.copystat(path, copied[-1])
+    rows = [f"| [{name}]({name}.ipynb) | `{stages[name]['commit'][:7]}`{'' if stages[name].get('clean', True) else ' (modified tree)'} "
+            f"| {stages[name]['finished_at'][:16].replace('T', ' ')} UTC | {stages[name]['seconds']:.0f} |" for name in found]
+    (out / "README.md").write_text(
+        "# The executed notebooks of the run on record\n\n"
+        f"Written by `python -m helpers.publish --notebooks` from the run whose numbers are in `../metrics.json` (profile "
+        f"`{metrics.get('profile')}`, task `{metrics.get('task')}`): every output and figure as it ran. Each notebook ran "
+        "from the commit given; rerun one with `make pipeline` at that commit.\n\n"
+        "| notebook | commit | finished | seconds |\n|---|---|---|---|\n" + "\n".join(rows) + "\n")
+    return copied
+
+
 def main(argv: list[str] | None = None) -> None:
     """`python -m helpers.publish [--readme] [--report]`: the measured block (and, for the default task, the headline
     block) in README.md or the docs page that holds the task's markers, and REPORT.md, from the profile's
@@ -526,6 +568,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--readme", action="store_true",
                         help="rewrite the task's measured block (README.md or its docs page) and the README's headline")
     parser.add_argument("--report", action="store_true", help="write REPORT.md next to metrics.json")
+    parser.add_argument("--notebooks", type=Path, nargs="?", const=True, metavar="DIR",
+                        help="copy the run's executed notebooks (default: runs/<task>/<profile>/notebooks/) next to "
+                             "metrics.json, with the commit each ran from")
     args = parser.parse_args(argv)
     where = config.paths(config.choose_profile())
     metrics = where.reports / "metrics.json"
@@ -535,6 +580,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{page.relative_to(config.ROOT)}: measured block rewritten from {metrics}")
     if args.report:
         print(f"{write_report(where.reports)} written from {metrics}")
+    if args.notebooks:
+        source = where.run / "notebooks" if args.notebooks is True else args.notebooks
+        copied = publish_notebooks(source, where.reports)
+        print(f"{len(copied)} executed notebooks copied to {copied[0].parent}")
 
 
 if __name__ == "__main__":

@@ -297,3 +297,39 @@ def test_the_repository_pages_hold_the_markers_make_readme_writes():
     assert publish.measured_page(config.ROOT, config.DEFAULT_TASK) == config.ROOT / "README.md"
     assert publish.HEADLINE_BEGIN in (config.ROOT / "README.md").read_text()
     assert publish.measured_page(config.ROOT, "support") == config.ROOT / "docs" / "support_task.md"
+
+
+def _run_folder(tmp_path, finished="2026-12-02T21:58:30+00:00"):
+    """A run's reports (metrics.json with one stage) and its executed notebook, with this machine's paths in it."""
+    import datetime
+    import os
+    root = tmp_path / "project"
+    executed = root / "runs" / "hiring" / "cpu" / "notebooks"
+    executed.mkdir(parents=True)
+    reports = root / "reports"
+    reports.mkdir()
+    report.update(reports / "metrics.json", {"profile": "cpu", "task": "hiring", "stages": {"00_setup": {
+        "commit": "4bf3b921276b820e0ac8fe870f7c2948bd871b47", "clean": True, "finished_at": finished, "seconds": 1273.5}}})
+    nb = executed / "00_setup.ipynb"
+    nb.write_text(json.dumps({"cells": [{"cell_type": "code", "outputs": [{"output_type": "stream", "text": [
+        f"{root}/runs/hiring/cpu/sft_policy\n", "/opt/venv/lib/python3.11/site-packages/transformers/x.py:1: Warning\n"]}]}]}))
+    stamp = datetime.datetime.fromisoformat("2026-12-02T21:58:31+00:00").timestamp()
+    os.utime(nb, (stamp, stamp))
+    return executed, reports
+
+
+def test_published_notebooks_carry_their_commit_and_no_path_of_the_machine(tmp_path):
+    executed, reports = _run_folder(tmp_path)
+    [copied] = publish.publish_notebooks(executed, reports)
+    text = copied.read_text()
+    assert json.loads(text) and str(tmp_path) not in text and "/opt/venv" not in text
+    assert "runs/hiring/cpu/sft_policy" in text and "<site-packages>/transformers/x.py" in text
+    index = (reports / "notebooks" / "README.md").read_text()
+    assert "| [00_setup](00_setup.ipynb) | `4bf3b92` |" in index
+
+
+def test_a_notebook_of_another_run_is_not_published(tmp_path):
+    executed, reports = _run_folder(tmp_path, finished="2026-12-03T05:00:00+00:00")
+    with pytest.raises(ValueError, match="not this run's"):
+        publish.publish_notebooks(executed, reports)
+    assert not (reports / "notebooks").exists()
