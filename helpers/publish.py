@@ -25,8 +25,9 @@ def readme_markers(task: str | None) -> tuple[str, str]:
     from .config import DEFAULT_TASK
     if task in (None, DEFAULT_TASK):
         return README_BEGIN, README_END
-    return (f"<!-- measured:{task}:begin (written by `make readme TASK={task}` from reports/{task}/metrics.json; "
-            "do not edit) -->", f"<!-- measured:{task}:end -->")
+    how = "make readme DATA=<its file>" if task.startswith("data-") else f"make readme TASK={task}"
+    return (f"<!-- measured:{task}:begin (written by `{how}` from reports/{task}/metrics.json; do not edit) -->",
+            f"<!-- measured:{task}:end -->")
 
 
 def finished_at(data: dict) -> str:
@@ -154,7 +155,7 @@ def readme_block(data: dict) -> str:
         later = run_after_pipeline(data)
         note = f"; {', '.join(later)} run separately after it" if later else ""
         lines.append(f"| **whole `make pipeline`** (kernel starts included{note}) | {data['pipeline']['seconds']:.0f} | | |")
-    lines += results_rows(data)
+    lines += data_results_rows(data) if data.get("task", "").startswith("data-") else results_rows(data)
     return "\n".join(lines + ["", end])
 
 
@@ -223,6 +224,40 @@ def results_rows(data: dict) -> list[str]:
         rows.append(f"| safety and simulated customers (05, {get(data, 'eval.heldout_prompts')} test tickets) | "
                     f"{'; '.join(parts)} |")
     return ["", "| stage | result |", "|---|---|", *rows] if rows else []
+
+
+def _data_line(data: dict) -> str:
+    """What of a preference file was used: comparisons read, not read (and why), too long for the length cap, prompts
+    too long to ask, pairs the reward model trained on."""
+    d, rm = data.get("data", {}), data.get("reward_model", {})
+    not_read = ", ".join(f"{n} {why}" for why, n in (d.get("not_read") or {}).items()) or "none"
+    used = (f"; the reward model trained on {rm['train_pairs_used']} of its {rm['train_pairs']} training pairs (the rest "
+            f"longer than {d.get('cap_tokens', '?')} tokens)" if "train_pairs_used" in rm else "")
+    return (f"{d.get('comparisons', '?')} comparisons read from {d.get('source', 'the file')} (not read: {not_read}); "
+            f"{d.get('longer_than_cap', '?')} longer than the {d.get('cap_tokens', '?')}-token cap; "
+            f"{d.get('prompts_too_long_to_ask', '?')} prompts too long to ask the policy{used}")
+
+
+def data_results_rows(data: dict) -> list[str]:
+    """The results of a run on a preference file: no gold judge, so the data used, the labels' agreement with the
+    reward model and with DPO's implicit reward on held-out comparisons, and the policies by the reward model (a
+    proxy)."""
+    rows = [f"| the data (00, 02) | {_data_line(data)} |"]
+    if "reward_model" in data:
+        rows.append(f"| reward model (02) | held-out accuracy vs the file's labels {_num(data, 'reward_model.heldout_accuracy_vs_labels')} "
+                    f"{_ci(data, 'reward_model.heldout_accuracy_vs_labels_ci95')} (n={get(data, 'reward_model.heldout_n')}); "
+                    f"reward-length Spearman {_num(data, 'reward_model.length_correlation')}; the labels prefer the longer "
+                    f"answer {_num(data, 'reward_model.labels_prefer_longer')}, the reward model "
+                    f"{_num(data, 'reward_model.prefers_longer')} |")
+    if "dpo" in data:
+        rows.append(f"| DPO (04) | held-out implicit-reward accuracy vs the labels {_num(data, 'dpo.implicit_accuracy_vs_labels')} "
+                    f"{_ci(data, 'dpo.implicit_accuracy_vs_labels_ci95')} |")
+    if "policies" in data:
+        parts = [f"{m.upper()} {_num(data, f'policies.{m}.rm_win_rate_vs_sft')} {_ci(data, f'policies.{m}.rm_win_rate_vs_sft_ci95')}"
+                 f" (KL {_num(data, f'policies.{m}.kl_to_sft', '.1f')})" for m in ("ppo", "rloo", "dpo") if m in data["policies"]]
+        rows.append(f"| policies (05, {get(data, 'eval.heldout_prompts')} test prompts) | win rate vs SFT by the reward model "
+                    f"(a proxy: PPO and RLOO optimized it): {'; '.join(parts)} |")
+    return ["", "| stage | result |", "|---|---|", *rows]
 
 
 def _replace_block(text: str, begin: str, end: str, block: str, where: Path) -> str:
@@ -298,6 +333,7 @@ def data_report_markdown(data: dict, reports_dir: Path) -> str:
            f"{finished_at(data)}; {provenance_text(data)}.", "",
            "## Stages", "", "| notebook | seconds | peak memory (MB) | commit |", "|---|---|---|---|"]
     out += [f"| {n} | {s['seconds']:.0f} | {s['peak_mem_mb']:.0f} | {stage_commit(s)} |" for n, s in sorted(data["stages"].items())]
+    out += ["", "## The data", "", _data_line(data) + "."]
     out += ["", "## The labels and the reward model", "",
             f"{data['annotation']['n_labels']} labels by {len(data['annotation']['annotators'])} annotator(s); agreement: "
             + (f"Krippendorff's alpha {get(data, 'annotation.krippendorff_alpha'):.2f}"
@@ -325,6 +361,13 @@ def data_report_markdown(data: dict, reports_dir: Path) -> str:
                    f"{_num(data, f'{k}.rm_score_mean', '+.2f')} | {kl} | "
                    f"{_num(data, f'{k}.mean_length_tokens', '.0f')} |")
     out += _figure(reports_dir, "05_win_rates.png")
+    if data.get("examples"):
+        out += ["", "## Answers side by side (the first test prompts; the end of each prompt)", ""]
+        for ex in data["examples"]:
+            out += ["```text", ex["prompt"].strip(), "```", ""]
+            out += [f"- **{m.upper()}** (reward {a['reward_model_score']:+.2f}): {' '.join(a['response'].split())}"
+                    for m, a in ex["answers"].items()]
+            out.append("")
     out += ["", "## What this run cannot show", "",
             "- Whether any policy is *better*: the reward model is what PPO and RLOO optimized, so its verdict on their answers "
             "is the easiest to fool; the blind side-by-side (05) asks people, and its comparisons wait in the annotation store.",
