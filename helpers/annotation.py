@@ -80,7 +80,8 @@ def _file_project(task, profile: config.Profile, store_path) -> Project:
     widget labels the same comparisons beside them."""
     prompts = {p["id"]: p for split in task.splits for p in task.load_prompts(split)}
     recs = [r for r in task.preferences if not r.get("is_gold")]
-    recs = [{**r, "kind": r.get("kind") or prompts[r["prompt_id"]]["kind"]} for r in recs]   # as the task's prompts
+    # as the task's prompts (a prompt too long to ask a policy is not among them; its comparisons are still labels)
+    recs = [{**r, "kind": r.get("kind") or prompts.get(r["prompt_id"], {}).get("kind", "preference")} for r in recs]
     items = [{"item_id": (r.get("tags") or {}).get("pair_id") or r["id"].split("@")[0], **r} for r in recs]
     db = open_store(store_path, list({i["item_id"]: i for i in items}.values()))
     db.import_records(recs, source="file")
