@@ -230,7 +230,7 @@ def _data_line(data: dict) -> str:
     """What of a preference file was used: comparisons read, not read (and why), too long for the length cap, prompts
     too long to ask, pairs the reward model trained on."""
     d, rm = data.get("data", {}), data.get("reward_model", {})
-    not_read = ", ".join(f"{n} {why}" for why, n in (d.get("not_read") or {}).items()) or "none"
+    not_read = (", ".join(f"{n} {why}" for why, n in d["not_read"].items()) or "none") if "not_read" in d else "not recorded"
     used = (f"; the reward model trained on {rm['train_pairs_used']} of its {rm['train_pairs']} training pairs (the rest "
             f"longer than {d.get('cap_tokens', '?')} tokens)" if "train_pairs_used" in rm else "")
     return (f"{d.get('comparisons', '?')} comparisons read from {d.get('source', 'the file')} (not read: {not_read}); "
