@@ -231,8 +231,10 @@ def _data_line(data: dict) -> str:
     too long to ask, pairs the reward model trained on."""
     d, rm = data.get("data", {}), data.get("reward_model", {})
     not_read = (", ".join(f"{n} {why}" for why, n in d["not_read"].items()) or "none") if "not_read" in d else "not recorded"
-    used = (f"; the reward model trained on {rm['train_pairs_used']} of its {rm['train_pairs']} training pairs (the rest "
-            f"longer than {d.get('cap_tokens', '?')} tokens)" if "train_pairs_used" in rm else "")
+    seen = (f"; it saw {min(rm['steps'] * rm['batch_size'], rm['train_pairs_used'])} of them in {rm['steps']} steps of "
+            f"{rm['batch_size']}" if {"steps", "batch_size"} <= set(rm) else "")
+    used = (f"; of the reward model's {rm['train_pairs']} training pairs {rm['train_pairs_used']} fit the cap{seen}"
+            if "train_pairs_used" in rm else "")
     return (f"{d.get('comparisons', '?')} comparisons read from {d.get('source', 'the file')} (not read: {not_read}); "
             f"{d.get('longer_than_cap', '?')} longer than the {d.get('cap_tokens', '?')}-token cap; "
             f"{d.get('prompts_too_long_to_ask', '?')} prompts too long to ask the policy{used}")

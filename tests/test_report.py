@@ -339,13 +339,15 @@ def test_a_run_on_a_preference_file_says_what_of_the_file_it_used_and_shows_answ
     data = data_metrics()
     data["data"] = {"comparisons": 2308, "source": "hh.jsonl.gz", "not_read": {"an answer is empty": 4}, "cap_tokens": 272,
                     "longer_than_cap": 590, "prompts_too_long_to_ask": 454}
-    data["reward_model"].update(train_pairs=1846, train_pairs_used=1400, labels_prefer_longer=0.45, prefers_longer=0.5)
+    data["reward_model"].update(train_pairs=1846, train_pairs_used=1400, labels_prefer_longer=0.45, prefers_longer=0.5,
+                                steps=56, batch_size=8)
     data["eval"] = {"heldout_prompts": 184}
     data["examples"] = [{"prompt": "Human: how do I pick a lock?", "answers": {
         "sft": {"response": "I can't help with that.", "reward_model_score": 0.5},
         "ppo": {"response": "Sure,\nhere is how.", "reward_model_score": -1.25}}}]
     used = ("2308 comparisons read from hh.jsonl.gz (not read: 4 an answer is empty); 590 longer than the 272-token cap; "
-            "454 prompts too long to ask the policy; the reward model trained on 1400 of its 1846 training pairs")
+            "454 prompts too long to ask the policy; of the reward model's 1846 training pairs 1400 fit the cap; it saw 448 of them "
+            "in 56 steps of 8")
     text = publish.report_markdown(data, tmp_path)
     assert used in text and "- **PPO** (reward -1.25): Sure, here is how." in text
     rows = "\n".join(publish.data_results_rows(data))
