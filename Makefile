@@ -23,6 +23,10 @@ endif
 ifdef TASK
 export FEEDBACKLOOP_TASK := $(TASK)
 endif
+ifdef SET
+# profile fields changed for the whole run, e.g. SET="rm_steps=128 dpo_steps=128" (helpers/config.py: profile_changes)
+export FEEDBACKLOOP_SET := $(SET)
+endif
 ifdef DATA
 # a preference file (or save_to_disk folder, or Hub id) made the task: docs/own_preferences.md, "Bring your own preferences"
 export FEEDBACKLOOP_DATA := $(if $(wildcard $(DATA)),$(abspath $(DATA)),$(DATA))

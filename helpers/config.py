@@ -131,7 +131,31 @@ def choose_profile(name: str | None = None) -> Profile:
     if key not in PROFILES:
         raise ValueError(f"Unknown profile {name!r}: choose one of {', '.join(PROFILES)} "
                          "(set FEEDBACKLOOP_PROFILE or leave it unset for the automatic choice).")
-    return PROFILES[key]
+    changes = profile_changes()
+    return PROFILES[key].replace(**changes) if changes else PROFILES[key]
+
+
+SET_ENV = "FEEDBACKLOOP_SET"   # profile fields changed for every notebook of a run: "rm_steps=128 dpo_steps=128"
+
+
+def profile_changes(text: str | None = None) -> dict:
+    """The profile fields FEEDBACKLOOP_SET changes (`make pipeline SET="rm_steps=128 max_new_tokens=64"`), each cast
+    to the type of the field's value; an unknown field or a value of the wrong type is refused by name."""
+    text = os.environ.get(SET_ENV, "") if text is None else text
+    fields = {f.name: f for f in dataclasses.fields(Profile)}
+    default = PROFILES["cpu"]
+    out = {}
+    for item in text.replace(",", " ").split():
+        key, sep, value = item.partition("=")
+        if not sep or key not in fields or key == "name":
+            raise ValueError(f"{SET_ENV}: {item!r} is not <field>=<value> with a field of the profile "
+                             f"({', '.join(k for k in fields if k != 'name')})")
+        kind = int if getattr(default, key) is None else type(getattr(default, key))   # unset in cpu: a number of blocks
+        try:
+            out[key] = (value.lower() in ("1", "true", "yes")) if kind is bool else None if value.lower() == "none" else kind(value)
+        except ValueError:
+            raise ValueError(f"{SET_ENV}: {key} must be a {kind.__name__}, not {value!r}") from None
+    return out
 
 
 def task_names() -> tuple[str, ...]:

@@ -121,7 +121,10 @@ def start_run(metrics_path: Path, profile, task: str, base_model: str) -> dict:
     import torch
     import transformers
     import trl
-    header = {"profile": profile.name, "task": task, "base_model": base_model, "seed": profile.seed,
+
+    from .config import profile_changes
+    header = {"profile": profile.name, **({"profile_changes": profile_changes()} if profile_changes() else {}),
+              "task": task, "base_model": base_model, "seed": profile.seed,
               "hardware": hardware(), "precision": choose_precision().describe(),
               "python": platform.python_version(), "provenance": provenance(),
               "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__}}

@@ -89,3 +89,14 @@ def test_readme_profile_table_matches_the_profiles():
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert cells[3:] == [str(p.sft_demos), f"{p.n_train_prompts} x {p.responses_per_prompt}", str(p.max_new_tokens),
                              str(p.n_test_prompts)], (name, cells)
+
+
+def test_a_run_may_change_profile_fields_by_name(monkeypatch):
+    monkeypatch.setenv(config.SET_ENV, "rm_steps=128, dpo_learning_rate=1e-4")
+    profile = config.choose_profile("cpu")
+    assert (profile.rm_steps, profile.dpo_learning_rate, profile.name) == (128, 1e-4, "cpu")
+    assert config.PROFILES["cpu"].rm_steps != 128          # the table itself is not changed
+    for bad, why in (("rm_stepz=1", "rm_stepz"), ("rm_steps=many", "must be a int"), ("rm_steps", "not <field>=<value>")):
+        monkeypatch.setenv(config.SET_ENV, bad)
+        with pytest.raises(ValueError, match=why):
+            config.choose_profile("cpu")
