@@ -42,5 +42,5 @@ def test_a_notebook_runs_alone(name, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     cells = [c for c in json.loads(out.with_suffix(".ipynb").read_text())["cells"] if c["cell_type"] == "code"]
     assert cells[-1].get("execution_count"), "the last cell did not run"
-    said = "".join(o.get("text", "") for c in cells for o in c.get("outputs", []) if o.get("output_type") == "stream")
-    assert "training it here" in said     # the missing SFT policy (and for 03 the reward model) built, and said
+    said = "".join("".join(o["text"]) for c in cells for o in c.get("outputs", []) if o.get("output_type") == "stream")
+    assert "No reward model from 02_reward_model" in said and "training it here" in said   # built where missing, and said
