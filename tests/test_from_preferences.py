@@ -80,3 +80,19 @@ def test_a_data_task_holds_out_its_own_splits_and_benchmarks_on_its_own_pairs(tm
     rows = task.known_pairs(25)                                   # more than the file's 20 comparisons: repeated
     best = {q: c for q, c, _ in QA}
     assert len(rows) == 25 and all(r["chosen"][0]["content"] == best[r["prompt"][-1]["content"]] for r in rows)
+
+
+def test_a_prompt_too_long_to_ask_is_left_out_of_the_pool_and_its_comparisons_stay(tmp_path):
+    class Tok:   # a word is a token
+        def apply_chat_template(self, messages, add_generation_prompt=False, tokenize=False):
+            return " ".join(m["content"] for m in messages)
+
+        def __call__(self, texts, add_special_tokens=False):
+            return {"input_ids": [t.split() for t in texts]}
+    pool = {"train": [{"id": "short", "messages": [{"role": "user", "content": "one two"}]},
+                      {"id": "long", "messages": [{"role": "user", "content": "one two three four five"}]}],
+            "validation": [], "test": []}
+    kept, left_out = from_preferences.fitting(pool, max_prompt_tokens=3, tokenizer=Tok())
+    assert [p["id"] for p in kept["train"]] == ["short"] and left_out == 1
+    task = from_preferences.build(standard(tmp_path / "prefs.jsonl"), "data-prefs")
+    assert len(task.preferences) == len(QA)   # the labels are the file's, whatever the pool keeps

@@ -200,3 +200,36 @@ def test_a_malformed_export_stops_at_its_row_and_field_and_writes_nothing(tmp_pa
     with pytest.raises(SystemExit, match="nothing was written"):
         preference_io.main([str(path), "--out", str(out)])
     assert not out.exists()
+
+
+def hh_rlhf(path):
+    """Rows as Anthropic's HH-RLHF ships them: whole dialogues in `chosen` and `rejected`, the prompt implicit in both,
+    gzipped; one of them with an empty last answer (the harmless-base test split has 4 of 2,312)."""
+    import gzip
+    rows = [{"chosen": f"\n\nHuman: {q}\n\nAssistant: {c}", "rejected": f"\n\nHuman: {q}\n\nAssistant: {r}"} for q, c, r in QA]
+    rows.append({"chosen": "\n\nHuman: Tell me more.\n\nAssistant: ", "rejected": "\n\nHuman: Tell me more.\n\nAssistant: No."})
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    return path
+
+
+def test_hh_rlhf_rows_gzipped_are_read_and_a_row_that_compares_nothing_is_counted(tmp_path):
+    prefs = preference_io.read(hh_rlhf(tmp_path / "hh-rlhf-harmless-base-test.jsonl.gz"))
+    assert len(prefs.records) == len(QA) and prefs.skipped == {"an answer is empty": 1}
+    r = prefs.records[0]
+    assert r["prompt"].rstrip().endswith("Assistant:") and "Human: How do I reset my password?" in r["prompt"]
+    assert {r["response_a"].strip(), r["response_b"].strip()} == {QA[0][1], QA[0][2]}
+    from helpers import config
+    assert config.data_task_name(tmp_path / "hh-rlhf-harmless-base-test.jsonl.gz") == "data-hh_rlhf_harmless_base_test"
+
+
+def test_comparisons_longer_than_the_cap_are_counted_with_the_chat_template():
+    class Tok:   # a word is a token; the chat template adds two
+        def apply_chat_template(self, messages, tokenize=False):
+            return " ".join(["<s>", *(m["content"] for m in messages), "</s>"])
+
+        def __call__(self, texts, add_special_tokens=False):
+            return {"input_ids": [t.split() for t in texts]}
+    recs = [{"prompt": "one two", "response_a": "a", "response_b": "b c d e"}, {"prompt": "one", "response_a": "a", "response_b": "b"}]
+    assert preference_io.longer_than(recs, Tok(), max_tokens=6) == 1       # 2 + 2 + 4 = 8 > 6; the other is 4
+    assert preference_io.longer_than(recs, Tok(), max_tokens=8) == 0
