@@ -587,6 +587,11 @@ def publish_notebooks(executed: Path, reports: Path, slack_s: float = 900.0) -> 
     copied = []
     for path in found.values():   # paths of the machine it ran on: the project's relative, the packages' by name
         text = path.read_text(encoding="utf-8").replace(root, "")
+        import os
+        for env, to in (("FEEDBACKLOOP_CACHE", ".cache"), ("FEEDBACKLOOP_DATA", None)):   # outside the project
+            where = os.environ.get(env)
+            if where and where.startswith("/"):
+                text = text.replace((str(Path(where).parent) if to is None else where.rstrip("/")) + "/", "" if to is None else to + "/")
         text = re.sub(r"/[^\s\"'\\]*?/site-packages/", "<site-packages>/", text)
         copied.append(out / path.name)
         copied[-1].write_text(text, encoding="utf-8")
