@@ -36,6 +36,7 @@ import numpy as np
 
 from helpers import config, models, sft
 from helpers.generation import sample
+from helpers.scoring import proportion_ci
 from helpers.tasks.hiring import rubric, world
 
 OUT = config.ROOT / "reports" / "learnability.jsonl"
@@ -291,12 +292,15 @@ def report() -> None:
     if rm_rows:
         lines += ["", "## The reward model: held-out accuracy against gold by the number of training pairs", "",
                   "Pairs of the SFT policy's own answers (4 a prompt, 6 comparisons a prompt), labelled by the gold "
-                  "rubric; a dealbreaker pair has a factual error or the wrong decision on one side only.", "",
-                  "| policy | training pairs | epochs | held-out accuracy | on dealbreaker pairs | held-out pairs "
-                  "(dealbreaker) | s | commit |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+                  "rubric; a dealbreaker pair has a factual error or the wrong decision on one side only. The interval "
+                  "treats held-out pairs as independent; six come from each prompt, so it is somewhat too narrow.", "",
+                  "| policy | training pairs | epochs | held-out accuracy [95% Wilson interval] | on dealbreaker pairs | "
+                  "held-out pairs (dealbreaker) | s | commit |", "|---|---:|---:|---:|---:|---:|---:|---|"]
         for r in rm_rows:
             brk = "-" if r["heldout_accuracy_on_dealbreakers"] is None else f"{r['heldout_accuracy_on_dealbreakers']:.2f}"
-            lines.append(f"| {Path(r['policy']).name} | {r['train_pairs']} | {r['epochs']:g} | {r['heldout_accuracy']:.2f} | "
+            lo, hi = proportion_ci(r["heldout_accuracy"] * r["heldout_pairs"], r["heldout_pairs"])
+            lines.append(f"| {Path(r['policy']).name} | {r['train_pairs']} | {r['epochs']:g} | "
+                         f"{r['heldout_accuracy']:.2f} [{lo:.2f}, {hi:.2f}] | "
                          f"{brk} | {r['heldout_pairs']} ({r['heldout_dealbreaker_pairs']}) | {r['seconds']:.0f} | {r['commit']} |")
     if rl_rows:
         lines += ["", "## PPO with the gold rubric as the reward: what a perfect reward model would teach", "",
@@ -327,8 +331,11 @@ def report() -> None:
     ax.legend(fontsize=7)
     if rm_rows:
         ax = axes[0][1]
-        pts = sorted((r["train_pairs"], r["heldout_accuracy"], r["heldout_accuracy_on_dealbreakers"]) for r in rm_rows)
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label="all held-out pairs")
+        by_n = sorted(rm_rows, key=lambda r: r["train_pairs"])
+        pts = [(r["train_pairs"], r["heldout_accuracy"], r["heldout_accuracy_on_dealbreakers"] or float("nan")) for r in by_n]
+        ci = [proportion_ci(r["heldout_accuracy"] * r["heldout_pairs"], r["heldout_pairs"]) for r in by_n]
+        ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=np.array([[p[1] - lo, hi - p[1]] for p, (lo, hi) in zip(pts, ci)]).T,
+                    marker="o", capsize=3, label="all held-out pairs (95% Wilson interval)")
         ax.plot([p[0] for p in pts], [p[2] for p in pts], marker="s", label="pairs a dealbreaker decides")
         ax.axhline(0.8, color="grey", ls="--", lw=1)
         ax.set(xscale="log", xlabel="training pairs (gold labels)", ylabel="held-out accuracy vs gold", ylim=(0.4, 1),

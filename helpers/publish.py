@@ -262,6 +262,46 @@ def data_results_rows(data: dict) -> list[str]:
     return ["", "| stage | result |", "|---|---|", *rows]
 
 
+def summary_markers(task: str) -> tuple[str, str]:
+    """The markers around a preference-file task's short measured paragraph in README.md (optional; its whole
+    measured block lives on a docs page)."""
+    return (f"<!-- summary:{task}:begin (written by `make readme DATA=<its file>` from reports/{task}/metrics.json; "
+            "do not edit) -->", f"<!-- summary:{task}:end -->")
+
+
+def data_summary_block(data: dict) -> str:
+    """A short paragraph for the README on a run on a preference file: how much of the file, how long, how far the
+    reward model and DPO agree with its held-out labels, and the tuned policies by the reward model (named a proxy),
+    with their answers' length. What the run has not measured yet says so."""
+    task, d, rm = data["task"], data.get("data", {}), data.get("reward_model", {})
+    stages = data.get("stages", {})
+    minutes = sum(s["seconds"] for s in stages.values()) / 60
+    lines = [f"Measured on `{task}` (profile `{data.get('profile')}`, {data.get('hardware', 'hardware not recorded')}; "
+             f"notebooks {', '.join(n[:2] for n in sorted(stages))}: {minutes:.0f} minutes in all): "
+             f"{d.get('comparisons', '?')} comparisons read."]
+    if "heldout_accuracy_vs_labels" in rm:
+        seen = min(rm["steps"] * rm["batch_size"], rm.get("train_pairs_used", rm["train_pairs"]))
+        lines.append(f"The reward model, trained on {seen} pairs, agrees with the file's held-out labels "
+                     f"{_num(data, 'reward_model.heldout_accuracy_vs_labels')} "
+                     f"{_ci(data, 'reward_model.heldout_accuracy_vs_labels_ci95')} (n={rm['heldout_n']})"
+                     + (f"; DPO's implicit reward {_num(data, 'dpo.implicit_accuracy_vs_labels')} "
+                        f"{_ci(data, 'dpo.implicit_accuracy_vs_labels_ci95')}" if "implicit_accuracy_vs_labels" in
+                        data.get("dpo", {}) else "; DPO not measured yet") + ".")
+    pol = data.get("policies", {})
+    tuned = [m for m in ("ppo", "rloo", "dpo") if m in pol]
+    if tuned and "sft" in pol:
+        parts = [f"{m.upper()} {_num(data, f'policies.{m}.rm_win_rate_vs_sft')} "
+                 f"{_ci(data, f'policies.{m}.rm_win_rate_vs_sft_ci95')} ({_num(data, f'policies.{m}.mean_length_tokens', '.0f')} "
+                 "tokens an answer)" for m in tuned]
+        lines.append(f"Win rate against the SFT policy ({_num(data, 'policies.sft.mean_length_tokens', '.0f')} tokens an "
+                     f"answer) by that reward model, a proxy that PPO and RLOO optimized: {'; '.join(parts)}.")
+    else:
+        lines.append("The tuned policies' evaluation (05) is not measured yet.")
+    lines.append(f"Everything, with the answers side by side: [its report](reports/{task}/REPORT.md).")
+    begin, end = summary_markers(task)
+    return "\n".join([begin, " ".join(lines), end])
+
+
 def _replace_block(text: str, begin: str, end: str, block: str, where: Path) -> str:
     import re
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
@@ -281,6 +321,19 @@ def write_readme(readme: Path, metrics: Path) -> None:
     if task in (None, DEFAULT_TASK):
         text = _replace_block(text, HEADLINE_BEGIN, HEADLINE_END, headline_block(data), readme)
     Path(readme).write_text(text)
+
+
+def write_data_summary(readme: Path, data: dict) -> bool:
+    """Rewrite a preference-file task's short paragraph in `readme` when the page holds its markers; False otherwise
+    (a team's own file has none there)."""
+    task = str(data.get("task", ""))
+    text = Path(readme).read_text()
+    if not task.startswith("data-") or summary_markers(task)[0] not in text:
+        return False
+    indent = re.search(r"([ \t]*)" + re.escape(summary_markers(task)[0]), text).group(1)   # inside a list item, say
+    block = data_summary_block(data).replace("\n", "\n" + indent)
+    Path(readme).write_text(_replace_block(text, *summary_markers(task), block, readme))
+    return True
 
 
 def measured_page(root: Path, task: str | None) -> Path:
@@ -625,9 +678,12 @@ def main(argv: list[str] | None = None) -> None:
     where = config.paths(config.choose_profile())
     metrics = where.reports / "metrics.json"
     if args.readme:
-        page = measured_page(config.ROOT, read(metrics).get("task"))
+        data = read(metrics)
+        page = measured_page(config.ROOT, data.get("task"))
         write_readme(page, metrics)
         print(f"{page.relative_to(config.ROOT)}: measured block rewritten from {metrics}")
+        if write_data_summary(config.ROOT / "README.md", data):
+            print(f"README.md: the short paragraph on {data['task']} rewritten from {metrics}")
     if args.report:
         print(f"{write_report(where.reports)} written from {metrics}")
     if args.notebooks:

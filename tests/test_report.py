@@ -355,3 +355,25 @@ def test_a_run_on_a_preference_file_says_what_of_the_file_it_used_and_shows_answ
     assert "PPO 0.70 [0.60, 0.80] (KL 1.5)" in rows and "gold" not in rows
     begin, _ = publish.readme_markers("data-tickets")
     assert "make readme DATA=" in begin
+
+
+def test_the_readme_paragraph_on_a_preference_file_names_the_proxy_and_what_is_not_measured_yet(tmp_path):
+    data = data_metrics()
+    data["data"] = {"comparisons": 2308}
+    data["reward_model"].update(train_pairs=1846, train_pairs_used=1400, steps=128, batch_size=8)
+    data["policies"]["sft"]["mean_length_tokens"] = 31.0
+    begin, end = publish.summary_markers("data-tickets")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# T\n\n- a list item:\n  {begin}\n  STALE\n  {end}\nafter\n")
+    assert publish.write_data_summary(readme, data)
+    text = readme.read_text()
+    assert "STALE" not in text and text.endswith(f"\n  {end}\nafter\n") and "\n  Measured on `data-tickets`" in text
+    assert "2308 comparisons read" in text
+    assert "trained on 1024 pairs, agrees with the file's held-out labels 0.66 [0.60, 0.72] (n=200)" in text
+    assert "DPO's implicit reward 0.61 [0.55, 0.67]" in text and "SFT policy (31 tokens an answer)" in text
+    assert "a proxy that PPO and RLOO optimized: PPO 0.70 [0.60, 0.80] (50 tokens an answer)" in text
+    del data["policies"], data["dpo"]
+    assert publish.write_data_summary(readme, data)
+    assert "DPO not measured yet" in readme.read_text() and "evaluation (05) is not measured yet" in readme.read_text()
+    assert not publish.write_data_summary(readme, {**data, "task": "data-other"})        # no markers for it: nothing
+    assert not publish.write_data_summary(readme, {**data, "task": "hiring"})
