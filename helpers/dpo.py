@@ -80,6 +80,17 @@ def balance_pairs(rows: list[dict], verdict_of) -> tuple[list[dict], dict]:
     return list(rows) + rare * (repeat - 1), {**counts, "repeat": repeat}
 
 
+def rows_trl_trains_on(rows: list[dict], prompt_tokens, max_length: int, seen: int, seed: int) -> tuple[list[dict], int]:
+    """The rows to give TRL's DPOTrainer, and how many were left out for a prompt of `max_length` tokens or more: TRL
+    drops those itself (with `keep_start` truncation no answer token would be left), so they are dropped here, where it
+    can be said. When more remain than training sees (`seen` = steps x batch size), a seeded sample of that many:
+    TRL's reference pass covers every row it is given, seen or not. `prompt_tokens`: each row's, as tokenize_pair."""
+    import random
+    kept = [r for r, n in zip(rows, prompt_tokens, strict=True) if n < max_length]
+    too_long = len(rows) - len(kept)
+    return (random.Random(seed).sample(kept, seen) if len(kept) > seen else kept), too_long
+
+
 def _text(side) -> str:
     """A response as text: a string, or the content of a conversational row's last message."""
     return side if isinstance(side, str) else side[-1]["content"]

@@ -252,8 +252,10 @@ def data_results_rows(data: dict) -> list[str]:
                     f"answer {_num(data, 'reward_model.labels_prefer_longer')}, the reward model "
                     f"{_num(data, 'reward_model.prefers_longer')} |")
     if "dpo" in data:
+        used = (f" (trained on {data['dpo']['train_pairs_used']} of its {data['dpo']['train_pairs']} training pairs)"
+                if "train_pairs_used" in data["dpo"] else "")
         rows.append(f"| DPO (04) | held-out implicit-reward accuracy vs the labels {_num(data, 'dpo.implicit_accuracy_vs_labels')} "
-                    f"{_ci(data, 'dpo.implicit_accuracy_vs_labels_ci95')} |")
+                    f"{_ci(data, 'dpo.implicit_accuracy_vs_labels_ci95')}{used} |")
     if "policies" in data:
         parts = [f"{m.upper()} {_num(data, f'policies.{m}.rm_win_rate_vs_sft')} {_ci(data, f'policies.{m}.rm_win_rate_vs_sft_ci95')}"
                  f" (KL {_num(data, f'policies.{m}.kl_to_sft', '.1f')})" for m in ("ppo", "rloo", "dpo") if m in data["policies"]]

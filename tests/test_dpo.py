@@ -150,3 +150,15 @@ def test_the_sft_term_is_the_chosen_answers_nll_per_token():
         pytest.approx(plain.item() + 0.5 * 40 / 30)
     with pytest.raises(ValueError, match="NLL per token"):
         dpo.loss(lr_c, lr_r, 0.1, sft_weight=1.0)
+
+
+def test_trl_gets_no_pair_it_would_drop_and_no_more_rows_than_training_sees():
+    rows = [{"id": i} for i in range(10)]
+    prompt_tokens = [5, 300, 10, 272, 7, 8, 9, 11, 12, 13]           # two fill a max_length of 272: TRL drops them
+    kept, too_long = dpo.rows_trl_trains_on(rows, prompt_tokens, 272, seen=100, seed=0)
+    assert too_long == 2 and [r["id"] for r in kept] == [0, 2, 4, 5, 6, 7, 8, 9]
+    sample, _ = dpo.rows_trl_trains_on(rows, prompt_tokens, 272, seen=3, seed=0)
+    again, _ = dpo.rows_trl_trains_on(rows, prompt_tokens, 272, seen=3, seed=0)
+    assert len(sample) == 3 and sample == again and not {1, 3} & {r["id"] for r in sample}
+    with pytest.raises(ValueError):                                   # a length for every row, or a clear error
+        dpo.rows_trl_trains_on(rows, prompt_tokens[:-1], 272, seen=3, seed=0)

@@ -353,6 +353,8 @@ def test_a_run_on_a_preference_file_says_what_of_the_file_it_used_and_shows_answ
     rows = "\n".join(publish.data_results_rows(data))
     assert used in rows and "held-out accuracy vs the file's labels 0.66 [0.60, 0.72] (n=200)" in rows
     assert "PPO 0.70 [0.60, 0.80] (KL 1.5)" in rows and "gold" not in rows
+    data["dpo"].update(train_pairs=1846, train_pairs_used=448)
+    assert "0.61 [0.55, 0.67] (trained on 448 of its 1846 training pairs)" in "\n".join(publish.data_results_rows(data))
     begin, _ = publish.readme_markers("data-tickets")
     assert "make readme DATA=" in begin
 
