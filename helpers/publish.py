@@ -271,6 +271,10 @@ def summary_markers(task: str) -> tuple[str, str]:
             "do not edit) -->", f"<!-- summary:{task}:end -->")
 
 
+def _chance(ci) -> str:
+    return ", not told apart from chance" if ci[0] <= 0.5 <= ci[1] else ""
+
+
 def data_summary_block(data: dict) -> str:
     """A short paragraph for the README on a run on a preference file: how much of the file, how long, how far the
     reward model and DPO agree with its held-out labels, and the tuned policies by the reward model (named a proxy),
@@ -286,8 +290,10 @@ def data_summary_block(data: dict) -> str:
         lines.append(f"The reward model, trained on {seen} pairs, agrees with the file's held-out labels "
                      f"{_num(data, 'reward_model.heldout_accuracy_vs_labels')} "
                      f"{_ci(data, 'reward_model.heldout_accuracy_vs_labels_ci95')} (n={rm['heldout_n']})"
+                     f"{_chance(get(data, 'reward_model.heldout_accuracy_vs_labels_ci95'))}"
                      + (f"; DPO's implicit reward {_num(data, 'dpo.implicit_accuracy_vs_labels')} "
-                        f"{_ci(data, 'dpo.implicit_accuracy_vs_labels_ci95')}" if "implicit_accuracy_vs_labels" in
+                        f"{_ci(data, 'dpo.implicit_accuracy_vs_labels_ci95')}"
+                        f"{_chance(get(data, 'dpo.implicit_accuracy_vs_labels_ci95'))}" if "implicit_accuracy_vs_labels" in
                         data.get("dpo", {}) else "; DPO not measured yet") + ".")
     pol = data.get("policies", {})
     tuned = [m for m in ("ppo", "rloo", "dpo") if m in pol]
@@ -376,6 +382,24 @@ def _undefined(data: dict, key: str, fmt: str = ".2f") -> str:
 AUDITED = ("reward_model", "reward_model_clean", "base", "sft", "ppo", "rloo", "dpo")   # 05's fairness audit, in order
 
 
+def _at_chance_lines(data: dict) -> list[str]:
+    """For the reward model and DPO: when the interval of the held-out accuracy against the labels includes 0.50, a
+    line that says so, with what the model trained on (the first things to change)."""
+    out = []
+    for key, name in (("reward_model", "The reward model"), ("dpo", "DPO's implicit reward")):
+        part = data.get(key, {})
+        lo, hi = part.get("heldout_accuracy_vs_labels_ci95" if key == "reward_model" else "implicit_accuracy_vs_labels_ci95",
+                          (0.0, 0.0))
+        if lo <= 0.5 <= hi:
+            seen = min(part["steps"] * part["batch_size"], part.get("train_pairs_used", part.get("train_pairs", 0)))
+            kl = f", KL to the SFT policy {part['kl_to_sft']:.2f} nats a response" if "kl_to_sft" in part else ""
+            out += ["", f"{name} is not told apart from chance on these labels: its interval [{lo:.2f}, {hi:.2f}] includes "
+                        f"0.50. It trained {part['steps']} steps of {part['batch_size']} ({seen} of "
+                        f"{part.get('train_pairs', '?')} training pairs){kl}: more steps (`SET=\"{'rm' if key == 'reward_model' else 'dpo'}"
+                        f"_steps=...\"`), more pairs, or a higher learning rate are the first things to try."]
+    return out
+
+
 def data_report_markdown(data: dict, reports_dir: Path) -> str:
     """REPORT.md of a task made from a preference file: no gold rubric, so the labels, the reward model's verdict
     (named a proxy) and people's, and what cannot be shown. Fails loudly on a missing number."""
@@ -401,6 +425,7 @@ def data_report_markdown(data: dict, reports_dir: Path) -> str:
             f"{_ci(data, 'reward_model.heldout_accuracy_vs_labels_ci95')} | {_num(data, 'dpo.implicit_accuracy_vs_labels')} "
             f"{_ci(data, 'dpo.implicit_accuracy_vs_labels_ci95')} | {_num(data, 'reward_model.ece', '.3f')} | "
             f"{_num(data, 'reward_model.length_correlation')} |"]
+    out += _at_chance_lines(data)
     out += ["", "## Policies on the test prompts, judged by the reward model (a proxy) and by people", "",
             "| model | reward-model win rate vs SFT | reward-model score gain | \"human\" win rate vs SFT | reward-model score | "
             "KL to SFT | tokens |", "|---|---|---|---|---|---|---|"]

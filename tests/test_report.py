@@ -198,6 +198,13 @@ def test_a_run_without_gold_reports_the_labels_and_the_proxy_and_says_what_it_ca
     assert "| 200 | 0.66 [0.60, 0.72] | 0.61 [0.55, 0.67] |" in text
     assert "| ppo | 0.70 [0.60, 0.80] | +0.40 [+0.10, +0.70] | not judged | +0.20 | 1.5 | 50 |" in text
     assert "What this run cannot show" in text and "gold win rate" not in text and "not measurable" in text
+    assert "chance" not in text                                        # both intervals lie above 0.50
+    data["dpo"].update(implicit_accuracy_vs_labels=0.54, implicit_accuracy_vs_labels_ci95=[0.49, 0.59], steps=56,
+                       batch_size=8, train_pairs=1927, train_pairs_used=448, kl_to_sft=0.176)
+    text = publish.report_markdown(data, tmp_path)
+    assert ("DPO's implicit reward is not told apart from chance on these labels: its interval [0.49, 0.59] includes 0.50. "
+            "It trained 56 steps of 8 (448 of 1927 training pairs), KL to the SFT policy 0.18 nats a response") in text
+    assert "The reward model is not told apart" not in text
     del data["dpo"]["implicit_accuracy_vs_labels_ci95"]
     with pytest.raises(report.MissingMetric, match="dpo.implicit_accuracy_vs_labels_ci95"):
         publish.report_markdown(data, tmp_path)
@@ -374,6 +381,8 @@ def test_the_readme_paragraph_on_a_preference_file_names_the_proxy_and_what_is_n
     assert "trained on 1024 pairs, agrees with the file's held-out labels 0.66 [0.60, 0.72] (n=200)" in text
     assert "DPO's implicit reward 0.61 [0.55, 0.67]" in text and "SFT policy (31 tokens an answer)" in text
     assert "a proxy that PPO and RLOO optimized: PPO 0.70 [0.60, 0.80] (50 tokens an answer)" in text
+    data["dpo"]["implicit_accuracy_vs_labels_ci95"] = [0.49, 0.59]
+    assert publish.write_data_summary(readme, data) and "[0.49, 0.59], not told apart from chance." in readme.read_text()
     del data["policies"], data["dpo"]
     assert publish.write_data_summary(readme, data)
     assert "DPO not measured yet" in readme.read_text() and "evaluation (05) is not measured yet" in readme.read_text()
