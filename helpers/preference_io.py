@@ -5,8 +5,9 @@ Read (`read(source)`), detected row by row:
   `annotator`, ...), validated as it is;
 - **TRL's preference rows**, standard (`prompt`, `chosen`, `rejected` as strings) or conversational (lists of
   `{"role", "content"}` messages), with an explicit `prompt` or with the prompt implicit in both completions
-  (TRL's own `maybe_extract_prompt` takes it out). A system message in the prompt is kept as the row's system prompt;
-  an optional `annotator` column is kept, else the annotator is `file`;
+  (TRL's own `maybe_extract_prompt` takes it out; a "Human: ... Assistant: ..." dialogue is split at its last
+  assistant turn, as TRL's hh-rlhf script does, not inside answers that begin alike). A system message in the
+  prompt is kept as the row's system prompt; an optional `annotator` column is kept, else the annotator is `file`;
 - **a CSV file** (a spreadsheet saved as CSV) with the columns `prompt, chosen, rejected` or
   `prompt, response_a, response_b, winner` (winner a, b or tie; also A/B, model_a/model_b and "tie (bothbad)" as
   LMSYS Arena writes them), and an optional `annotator` column;
@@ -123,6 +124,21 @@ class _NotAComparison(Exception):
     """A well-formed row that compares nothing (an empty answer, the same answer twice): counted, not read."""
 
 
+ASSISTANT_TURN = "\n\nAssistant:"   # HH-RLHF's dialogue form: "\n\nHuman: ...\n\nAssistant: ..."
+
+
+def _at_last_turn(row: dict) -> dict:
+    """A string dialogue's prompt ends at its last assistant turn. TRL's extract_prompt takes the longest common
+    *character* prefix of the two strings, so answers that begin alike ("I'm sorry" and "I'd say") lose their shared
+    start to the prompt (HH-RLHF harmless-base test: 445 of 2,312 rows); TRL's own hh-rlhf script
+    (examples/datasets/hh-rlhf-helpful-base.py) backs the prefix off to the last "\n\nAssistant: " as here."""
+    prompt = row["prompt"]
+    if not isinstance(prompt, str) or ASSISTANT_TURN not in prompt or prompt.rstrip().endswith(ASSISTANT_TURN.strip()):
+        return row
+    cut = prompt.rfind(ASSISTANT_TURN) + len(ASSISTANT_TURN)
+    return {"prompt": prompt[:cut], "chosen": prompt[cut:] + row["chosen"], "rejected": prompt[cut:] + row["rejected"]}
+
+
 def from_trl(row: dict, where: str, number: int, task: str, rng: random.Random) -> tuple[dict, str | None]:
     """One TRL preference row as a record (left/right drawn from `rng`), and its system prompt if it has one."""
     for key in ("chosen", "rejected"):
@@ -130,7 +146,7 @@ def from_trl(row: dict, where: str, number: int, task: str, rng: random.Random) 
             raise RecordError(f"{where}: field '{key}' is missing (TRL preference rows need chosen and rejected)")
     if "prompt" not in row or isinstance(row["prompt"], list) != isinstance(row["chosen"], list):
         from trl.data_utils import maybe_extract_prompt  # TRL's own rule for a prompt implicit in both completions
-        row = {**row, **maybe_extract_prompt({"chosen": row["chosen"], "rejected": row["rejected"]})}
+        row = {**row, **_at_last_turn(maybe_extract_prompt({"chosen": row["chosen"], "rejected": row["rejected"]}))}
     prompt, system = _text(row["prompt"], where, "prompt", "user")
     chosen, _ = _text(row["chosen"], where, "chosen", "assistant")
     rejected, _ = _text(row["rejected"], where, "rejected", "assistant")

@@ -1,6 +1,7 @@
 """Preference files in the ecosystem's formats become validated records; bad files are refused by file, line, field."""
 
 import json
+import random
 
 import pytest
 
@@ -233,3 +234,15 @@ def test_comparisons_longer_than_the_cap_are_counted_with_the_chat_template():
     recs = [{"prompt": "one two", "response_a": "a", "response_b": "b c d e"}, {"prompt": "one", "response_a": "a", "response_b": "b"}]
     assert preference_io.longer_than(recs, Tok(), max_tokens=6) == 1       # 2 + 2 + 4 = 8 > 6; the other is 4
     assert preference_io.longer_than(recs, Tok(), max_tokens=8) == 0
+
+
+def test_a_dialogue_whose_answers_begin_alike_is_split_at_its_last_assistant_turn():
+    """TRL's extract_prompt on strings takes the common character prefix: "I'm sorry" and "I'd say" would become
+    "'m sorry" and "'d say" under a prompt ending "Assistant: I" (445 of HH-RLHF harmless-base test's 2,312 rows)."""
+    q = "\n\nHuman: Hi\n\nAssistant: Hello.\n\nHuman: Can you help me?\n\nAssistant:"
+    rows = [{"chosen": q + " I'm sorry, I can't.", "rejected": q + " I'd say yes."},
+            {"chosen": q + " Sure.", "rejected": q + " No."}]
+    for i, row in enumerate(rows):
+        rec, _ = preference_io.from_trl(row, f"row {i}", i, "data-t", random.Random(0))
+        assert rec["prompt"] == q and "Assistant: Hello." in rec["prompt"]
+        assert {rec["response_a"], rec["response_b"]} == {row["chosen"][len(q):], row["rejected"][len(q):]}
