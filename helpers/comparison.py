@@ -213,18 +213,26 @@ def plot_win_rates(task, results: dict, methods: list[str], models: list[str], n
     axes = axes[0]
     x = np.arange(len(methods))
     first = ("gold_win_rate_vs_sft", "gold recruiter") if task.has_gold else ("rm_win_rate_vs_sft", "reward model (a proxy)")
+    from matplotlib.patches import Patch
+
     from .plots import REFERENCE, method_colour
     colours = [method_colour(m) or f"C{i}" for i, m in enumerate(methods)]   # the method's colour; the judge by hatching
-    for k, (key, label) in enumerate((first, ("human_win_rate", f'"human" ({n_judges} judges)'))):
+    judges = [first]
+    if n_judges and any(np.isfinite(results[m].get("human_win_rate", np.nan)) for m in methods):   # no judges: no bar
+        judges.append(("human_win_rate", f'"human" ({n_judges} judges)'))
+    width, handles = 0.76 / len(judges), []
+    for k, (key, label) in enumerate(judges):
         vals = [results[m].get(key, np.nan) for m in methods]
         cis = [results[m].get(f"{key}_ci95", [np.nan, np.nan]) for m in methods]
         err = np.array([[v - c[0] for v, c in zip(vals, cis)], [c[1] - v for v, c in zip(vals, cis)]])
-        axes[0].bar(x + (k - 0.5) * 0.38, vals, 0.38, yerr=err, capsize=4, label=label, color=colours,
+        axes[0].bar(x + (k - (len(judges) - 1) / 2) * width, vals, width, yerr=err, capsize=4, color=colours,
                     hatch="//" if k else None, edgecolor="white" if k else None, alpha=0.6 if k else 1.0)
+        handles.append(Patch(facecolor="grey", hatch="//" if k else None, edgecolor="white" if k else None,
+                             alpha=0.6 if k else 1.0, label=label))             # the judge, not a method's colour
     axes[0].axhline(0.5, **REFERENCE)
     axes[0].set(xticks=x, xticklabels=methods, ylim=(0, 1), ylabel="win rate vs SFT (ties half)",
                 title=f"win rate against the SFT policy, {n_prompts} test prompts, 95% CI")
-    axes[0].legend()
+    axes[0].legend(handles=handles)
     if not task.has_gold:
         return _save_and_show(fig, path)
     width = 0.8 / len(task.weights)

@@ -1,0 +1,33 @@
+"""Figures that make their point honestly: a judge nobody asked draws no bar, and a legend names judges, not methods."""
+
+import types
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from helpers import comparison  # noqa: E402
+
+
+def _win_rates(tmp_path, n_judges, human):
+    task = types.SimpleNamespace(has_gold=False)
+    results = {m: {"rm_win_rate_vs_sft": w, "rm_win_rate_vs_sft_ci95": [w - 0.05, w + 0.05],
+                   **({"human_win_rate": 0.5, "human_win_rate_ci95": [0.3, 0.7]} if human else {})}
+               for m, w in (("ppo", 0.95), ("rloo", 0.61), ("dpo", 0.51))}
+    plt.close("all")
+    comparison.plot_win_rates(task, results, ["ppo", "rloo", "dpo"], ["sft", "ppo", "rloo", "dpo"], 184, n_judges,
+                              tmp_path / "w.png")
+    ax = plt.gcf().axes[0]
+    return ax, [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_a_judge_nobody_asked_draws_no_bar_and_the_legend_names_the_judges(tmp_path):
+    ax, labels = _win_rates(tmp_path, n_judges=0, human=False)
+    assert labels == ["reward model (a proxy)"] and len(ax.patches) == 3          # one bar a method
+    assert len({p.get_facecolor() for p in ax.patches}) == 3                      # each in its method's colour
+    ax, labels = _win_rates(tmp_path, n_judges=5, human=True)
+    assert labels == ["reward model (a proxy)", '"human" (5 judges)'] and len(ax.patches) == 6
+    legend_colours = {h.get_facecolor()[:3] for h in ax.get_legend().legend_handles}
+    assert legend_colours == {matplotlib.colors.to_rgb("grey")}                   # not the first method's colour
+    assert (tmp_path / "w.png").exists()
