@@ -340,6 +340,8 @@ def report() -> None:
         ax.axhline(0.8, color="grey", ls="--", lw=1)
         ax.set(xscale="log", xlabel="training pairs (gold labels)", ylabel="held-out accuracy vs gold", ylim=(0.4, 1),
                title="Reward model: does it learn the recruiter?")
+        ax.set_xticks([p[0] for p in pts], [str(p[0]) for p in pts])      # the sizes measured, not powers of ten
+        ax.minorticks_off()
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(config.ROOT / "reports" / "learnability.png", dpi=120)
