@@ -37,6 +37,14 @@ def method_colour(label) -> str | None:
     return METHOD_COLOURS.get(key) or METHOD_COLOURS.get(words[0])
 
 
+def shades(method: str, n: int) -> list:
+    """n colours for n variants of one method (a DPO sweep): the method's own colour first, then darker shades of
+    its hue, so that no variant takes another method's colour."""
+    import matplotlib.colors as mcolors
+    base = np.array(mcolors.to_rgb(method_colour(method) or "grey"))
+    return [tuple(base * (1 - 0.6 * i / max(1, n - 1))) if i else tuple(base) for i in range(n)]
+
+
 def _axes(ax: Axes | None, figsize: tuple[float, float] = (5, 3.6)) -> Axes:
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
@@ -59,14 +67,16 @@ def _levels(ax: Axes, hline: float | None, hline_label: str | None, target: floa
 def lines(series: pd.Series | Mapping[str, pd.Series], ax: Axes | None = None, *, title: str = "", xlabel: str = "step",
           ylabel: str | None = None, style: str | Sequence[str] = "o-", alpha: float = 1.0, ylim=None,
           hline: float | None = None, hline_label: str | None = None, target: float | None = None,
-          legend_size: float | None = None) -> Figure:
+          legend_size: float | None = None, colors: Sequence | None = None) -> Figure:
     """Each series against its index, labelled by its key (one series: no label); `style` is one matplotlib format or
-    one per series; `hline` draws a reference level (grey, dashed), `target` a level aimed for (green, dotted)."""
+    one per series; colours: `colors`, else the method a label names; `hline` draws a reference level (grey, dashed),
+    `target` a level aimed for (green, dotted)."""
     ax = _axes(ax)
     series = {None: series} if isinstance(series, pd.Series) else series
     styles = [style] * len(series) if isinstance(style, str) else list(style)
-    for (label, s), fmt in zip(series.items(), styles):
-        ax.plot(s.index, s.values, fmt, label=label, alpha=alpha, color=method_colour(label))
+    colors = list(colors) if colors is not None else [method_colour(label) for label in series]
+    for (label, s), fmt, colour in zip(series.items(), styles, colors):
+        ax.plot(s.index, s.values, fmt, label=label, alpha=alpha, color=colour)
     _levels(ax, hline, hline_label, target)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     if ylim is not None:

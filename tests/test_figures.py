@@ -31,3 +31,14 @@ def test_a_judge_nobody_asked_draws_no_bar_and_the_legend_names_the_judges(tmp_p
     legend_colours = {h.get_facecolor()[:3] for h in ax.get_legend().legend_handles}
     assert legend_colours == {matplotlib.colors.to_rgb("grey")}                   # not the first method's colour
     assert (tmp_path / "w.png").exists()
+
+
+def test_variants_of_one_method_get_shades_of_its_colour_never_another_methods():
+    from helpers import plots
+    dpo = plots.shades("dpo", 4)
+    assert dpo[0] == matplotlib.colors.to_rgb(plots.method_colour("dpo")) and len(set(dpo)) == 4
+    others = {matplotlib.colors.to_rgb(plots.method_colour(m)) for m in ("ppo", "rloo", "sft", "base", "reward_model")}
+    assert not others & set(dpo) and plots.shades("dpo", 1) == dpo[:1]
+    plt.close("all")
+    fig = plots.lines({"sigmoid-beta0.1": __import__("pandas").Series([1.0, 0.5])}, colors=dpo[:1])
+    assert fig.axes[0].lines[0].get_color() == dpo[0]          # the name says no method; the colour says DPO
