@@ -271,8 +271,17 @@ def summary_markers(task: str) -> tuple[str, str]:
             "do not edit) -->", f"<!-- summary:{task}:end -->")
 
 
+def _at_chance(ci) -> bool:
+    return ci[0] <= 0.5 <= ci[1]
+
+
+def _pairs_seen(part: dict) -> int:
+    """Training pairs a model saw: steps x batch size, at most the pairs it had."""
+    return min(part["steps"] * part["batch_size"], part.get("train_pairs_used", part.get("train_pairs", 0)))
+
+
 def _chance(ci) -> str:
-    return ", not told apart from chance" if ci[0] <= 0.5 <= ci[1] else ""
+    return ", not told apart from chance" if _at_chance(ci) else ""
 
 
 def data_summary_block(data: dict) -> str:
@@ -286,8 +295,7 @@ def data_summary_block(data: dict) -> str:
              f"notebooks {', '.join(n[:2] for n in sorted(stages))}: {minutes:.0f} minutes in all): "
              f"{d.get('comparisons', '?')} comparisons read."]
     if "heldout_accuracy_vs_labels" in rm:
-        seen = min(rm["steps"] * rm["batch_size"], rm.get("train_pairs_used", rm["train_pairs"]))
-        lines.append(f"The reward model, trained on {seen} pairs, agrees with the file's held-out labels "
+        lines.append(f"The reward model, trained on {_pairs_seen(rm)} pairs, agrees with the file's held-out labels "
                      f"{_num(data, 'reward_model.heldout_accuracy_vs_labels')} "
                      f"{_ci(data, 'reward_model.heldout_accuracy_vs_labels_ci95')} (n={rm['heldout_n']})"
                      f"{_chance(get(data, 'reward_model.heldout_accuracy_vs_labels_ci95'))}"
@@ -390,8 +398,8 @@ def _at_chance_lines(data: dict) -> list[str]:
         part = data.get(key, {})
         lo, hi = part.get("heldout_accuracy_vs_labels_ci95" if key == "reward_model" else "implicit_accuracy_vs_labels_ci95",
                           (0.0, 0.0))
-        if lo <= 0.5 <= hi:
-            seen = min(part["steps"] * part["batch_size"], part.get("train_pairs_used", part.get("train_pairs", 0)))
+        if _at_chance((lo, hi)):
+            seen = _pairs_seen(part)
             kl = f", KL to the SFT policy {part['kl_to_sft']:.2f} nats a response" if "kl_to_sft" in part else ""
             out += ["", f"{name} is not told apart from chance on these labels: its interval [{lo:.2f}, {hi:.2f}] includes "
                         f"0.50. It trained {part['steps']} steps of {part['batch_size']} ({seen} of "
