@@ -70,6 +70,7 @@ class Profile:
     seed: int = 42
     eval_seed: int = 1234    # the sampled draws every model is judged on (00, 03, 04, 05): the same for every model
     heldout_every: int = 3   # the comparisons of every n-th annotated prompt are held out (02, 04, 05): never trained on
+    dpo_sft_weight: float = 1.0  # 04's RPO term: the chosen answers' NLL beside DPO's loss (0: DPO as published)
 
     def replace(self, **changes) -> "Profile":
         """A copy with some fields changed: `PROFILE.replace(ppo_steps=5)`."""

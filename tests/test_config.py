@@ -92,9 +92,10 @@ def test_readme_profile_table_matches_the_profiles():
 
 
 def test_a_run_may_change_profile_fields_by_name(monkeypatch):
-    monkeypatch.setenv(config.SET_ENV, "rm_steps=128, dpo_learning_rate=1e-4")
+    monkeypatch.setenv(config.SET_ENV, "rm_steps=128, dpo_learning_rate=1e-4 dpo_sft_weight=0")
     profile = config.choose_profile("cpu")
     assert (profile.rm_steps, profile.dpo_learning_rate, profile.name) == (128, 1e-4, "cpu")
+    assert profile.dpo_sft_weight == 0.0 and isinstance(profile.dpo_sft_weight, float)   # DPO as published
     assert config.PROFILES["cpu"].rm_steps != 128          # the table itself is not changed
     for bad, why in (("rm_stepz=1", "rm_stepz"), ("rm_steps=many", "must be a int"), ("rm_steps", "not <field>=<value>")):
         monkeypatch.setenv(config.SET_ENV, bad)
