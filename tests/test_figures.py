@@ -42,3 +42,12 @@ def test_variants_of_one_method_get_shades_of_its_colour_never_another_methods()
     plt.close("all")
     fig = plots.lines({"sigmoid-beta0.1": __import__("pandas").Series([1.0, 0.5])}, colors=dpo[:1])
     assert fig.axes[0].lines[0].get_color() == dpo[0]          # the name says no method; the colour says DPO
+
+
+def test_a_histogram_named_for_a_method_is_drawn_in_that_methods_colour():
+    import numpy as np
+    from helpers import plots
+    plt.close("all")
+    fig = plots.histograms({"DPO (sigmoid-beta0.1)": np.array([-1.0, 0.2, 0.5, 1.5])}, bins=4)
+    bars = fig.axes[0].patches
+    assert bars and {p.get_facecolor()[:3] for p in bars} == {matplotlib.colors.to_rgb(plots.method_colour("dpo"))}
