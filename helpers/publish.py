@@ -50,6 +50,12 @@ def stage_commit(stage: dict) -> str:
     return stage["commit"][:7] + ("" if stage.get("clean") else " (uncommitted changes)")
 
 
+def stage_seconds(stage: dict) -> str:
+    """One notebook's seconds, and what answer sets read back from an earlier run with the same weights saved it."""
+    saved = stage.get("seconds_saved_by_reuse")
+    return f"{stage['seconds']:.0f}" + (f" (+{saved:.0f} s of sampling reused)" if saved else "")
+
+
 def precision_text(data: dict) -> str:
     """The precision the run computed in (config.Precision.describe), or that it was not recorded."""
     p = data.get("precision")
@@ -150,7 +156,7 @@ def readme_block(data: dict) -> str:
              f"{provenance_text(data)}.",
              "", "| notebook | seconds | peak memory (MB) | commit |", "|---|---|---|---|"]
     for name, stage in sorted(get(data, "stages").items()):
-        lines.append(f"| {name} | {stage['seconds']:.0f} | {stage['peak_mem_mb']:.0f} | {stage_commit(stage)} |")
+        lines.append(f"| {name} | {stage_seconds(stage)} | {stage['peak_mem_mb']:.0f} | {stage_commit(stage)} |")
     if "pipeline" in data:
         later = run_after_pipeline(data)
         note = f"; {', '.join(later)} run separately after it" if later else ""
@@ -421,7 +427,7 @@ def data_report_markdown(data: dict, reports_dir: Path) -> str:
            f"Model {data['base_model']}; hardware {data.get('hardware', 'not recorded')}; last stage finished "
            f"{finished_at(data)}; {provenance_text(data)}.", "",
            "## Stages", "", "| notebook | seconds | peak memory (MB) | commit |", "|---|---|---|---|"]
-    out += [f"| {n} | {s['seconds']:.0f} | {s['peak_mem_mb']:.0f} | {stage_commit(s)} |" for n, s in sorted(data["stages"].items())]
+    out += [f"| {n} | {stage_seconds(s)} | {s['peak_mem_mb']:.0f} | {stage_commit(s)} |" for n, s in sorted(data["stages"].items())]
     out += ["", "## The data", "", _data_line(data) + "."]
     out += ["", "## The labels and the reward model", "",
             f"{data['annotation']['n_labels']} labels by {len(data['annotation']['annotators'])} annotator(s); agreement: "
@@ -485,7 +491,7 @@ def report_markdown(data: dict, reports_dir: Path) -> str:
            f"{provenance_text(data)}" + (f"; whole `make pipeline` {data['pipeline']['seconds']:.0f} s" if "pipeline" in data else "")
            + ".", "",
            "## Stages", "", "| notebook | seconds | peak memory (MB) | commit |", "|---|---|---|---|"]
-    out += [f"| {n} | {s['seconds']:.0f} | {s['peak_mem_mb']:.0f} | {stage_commit(s)} |" for n, s in sorted(stages.items())]
+    out += [f"| {n} | {stage_seconds(s)} | {s['peak_mem_mb']:.0f} | {stage_commit(s)} |" for n, s in sorted(stages.items())]
     out += ["", "## Headline results", "", *results_rows(data)[1:]]
     from .tasks import get as get_task
     task = get_task(data["task"])

@@ -101,7 +101,9 @@ class Stage:
     """Times one notebook: `stage = Stage("00_setup", metrics_path)` ... `stage.finish()`."""
 
     def __init__(self, name: str, metrics_path: Path):
+        from .evaluation import seconds_reused
         self.name, self.path, self.start = name, Path(metrics_path), time.perf_counter()
+        self.reused_at_start = seconds_reused()   # answer sets read back from an earlier run make a stage look faster
         self.provenance = provenance()   # the code it runs is the code it started with: a run made in parts spans commits
 
     def finish(self, extra: dict | None = None) -> dict:
@@ -109,6 +111,9 @@ class Stage:
         entry = {"seconds": seconds, "peak_mem_mb": peak_memory_mb(),
                  "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                  "commit": self.provenance["commit"], "clean": self.provenance["clean"]}
+        from .evaluation import seconds_reused
+        if (saved := round(seconds_reused() - self.reused_at_start, 1)) > 0:
+            entry["seconds_saved_by_reuse"] = saved
         update(self.path, {"stages": {self.name: {**entry, **(extra or {})}}})
         return entry
 

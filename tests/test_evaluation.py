@@ -4,7 +4,7 @@ import pytest
 import torch
 from conftest import smoke_model
 
-from helpers import config, evaluation, models, ppo
+from helpers import config, evaluation, models, ppo, publish, report
 
 PRECISION = config.choose_precision("cpu")
 PROMPTS = [[{"role": "user", "content": q}] for q in
@@ -37,10 +37,14 @@ def test_a_saved_answer_set_is_read_back_and_equals_a_fresh_sample(policy, tmp_p
     def no_sampling(*args, **kwargs):
         raise AssertionError("sampled again although the same answers were saved")
     monkeypatch.setattr(evaluation, "sample_and_score", no_sampling)
-    log = []
+    log, stage = [], report.Stage("05_eval_fairness", tmp_path / "metrics.json")
     assert evaluation.test_samples(model, tok, PROMPTS, CFG, length_score, tmp_path, seed=3, scorer="len",
                                    batch_size=2, desc="again", log=log) == first
     assert [(e["desc"], e["read"]) for e in log] == [("again", True)] and log[0]["seconds"] > 0
+    stage.finish()   # the stage's time says what the read-back saved, so a table of times does not flatter it
+    recorded = report.read(tmp_path / "metrics.json")["stages"]["05_eval_fairness"]
+    assert recorded["seconds_saved_by_reuse"] == pytest.approx(log[0]["seconds"], abs=0.1)
+    assert "s of sampling reused" in publish.stage_seconds(recorded)
     # another seed, decoding, prompt set, scorer or the base model instead of the adapter: a different key
     for changed in ({"seed": 4}, {"scorer": "other"}, {"batch_size": 4}, {"reference": True}):
         args = {"seed": 3, "scorer": "len", "batch_size": 2, **changed}

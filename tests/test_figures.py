@@ -46,6 +46,7 @@ def test_variants_of_one_method_get_shades_of_its_colour_never_another_methods()
 
 def test_a_histogram_named_for_a_method_is_drawn_in_that_methods_colour():
     import numpy as np
+
     from helpers import plots
     plt.close("all")
     fig = plots.histograms({"DPO (sigmoid-beta0.1)": np.array([-1.0, 0.2, 0.5, 1.5])}, bins=4)

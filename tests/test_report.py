@@ -24,6 +24,7 @@ def test_stage_records_seconds_and_peak_memory(tmp_path):
     block[::4096] = b"x" * len(block[::4096])
     entry = stage.finish()
     assert entry["seconds"] >= 0 and entry["peak_mem_mb"] >= 64
+    assert "seconds_saved_by_reuse" not in entry             # nothing read back: nothing to say (tests/test_evaluation.py)
     assert entry["commit"] == report.provenance()["commit"]   # a run made in parts says which commit made each part
     assert report.read(path)["stages"]["00_setup"]["peak_mem_mb"] == entry["peak_mem_mb"]
 
