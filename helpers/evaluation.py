@@ -18,7 +18,7 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-from . import records
+from . import records, report
 
 FORMAT = 2   # bump when the rows change meaning, so old files are not read as new ones (2: bf16 KL from one pass)
 
@@ -101,14 +101,6 @@ def sample_key(model, prompts: list, cfg, seed: int, batch_size: int, reference:
     return hashlib.blake2b(json.dumps(parts, sort_keys=True, default=str).encode(), digest_size=12).hexdigest()
 
 
-_REUSED = {"seconds": 0.0}   # sampling time saved in this process by answer sets read back (report.Stage records it)
-
-
-def seconds_reused() -> float:
-    """Seconds of sampling this process did not spend because `test_samples` read its answers back."""
-    return _REUSED["seconds"]
-
-
 def test_samples(policy, tokenizer, prompts: list[list[dict]], cfg, score_fn, folder: Path, *, seed: int,
                  scorer: str, batch_size: int, reference: bool = False, desc: str = "sampling",
                  log: list | None = None) -> list[dict]:
@@ -126,7 +118,7 @@ def test_samples(policy, tokenizer, prompts: list[list[dict]], cfg, score_fn, fo
         if len(rows) == len(prompts):
             print(f"{desc}: {len(rows)} answers read from {path.name}, sampled by \"{made['desc']}\" with the same weights, "
                   f"prompts, seed and decoding ({made['seconds']:.0f} s saved)")
-            _REUSED["seconds"] += made["seconds"]
+            report.note_reused(made["seconds"])   # the stage's time then says what reading back saved
             if log is not None:
                 log.append({"desc": desc, "read": True, "seconds": made["seconds"]})
             return rows

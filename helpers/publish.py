@@ -629,8 +629,9 @@ def _fairness_section(data: dict, reports_dir: Path) -> list[str]:
         out += ["", f"The same names in 01: every simulated annotator judged {check['pairs']} pairs of one careful assessment "
                 f"under names of two races or ethnicities ({check['profiles']} profiles the careful recruiter advances); "
                 + (f"picking one group's version more than chance (Holm p < 0.05): {', '.join(by_name)}, whose picked shares "
-                   "by group are " + "; ".join(f"{a}: " + ", ".join(f"{g} {v:.2f}" for g, v in check["picked_share"][a].items())
-                                              for a in by_name) + "." if by_name else "no annotator picked by the name.")]
+                   "by group are " + "; ".join(f"{a + ': ' if len(by_name) > 1 else ''}"
+                                               + ", ".join(f"{g} {v:.2f}" for g, v in check["picked_share"][a].items())
+                                               for a in by_name) + "." if by_name else "no annotator picked by the name.")]
     return out + _figure(reports_dir, "05_fairness.png")
 
 

@@ -97,11 +97,23 @@ def hardware() -> str:
     return f"CPU only: {cpu_name()} ({platform.machine()}), {os.cpu_count()} cores"
 
 
+_REUSED = {"seconds": 0.0}   # work this process did not redo: answer sets read back (helpers/evaluation.py)
+
+
+def note_reused(seconds: float) -> None:
+    """Count `seconds` of work this process skipped because an earlier run's result was read back."""
+    _REUSED["seconds"] += seconds
+
+
+def seconds_reused() -> float:
+    """The seconds `note_reused` has counted in this process."""
+    return _REUSED["seconds"]
+
+
 class Stage:
     """Times one notebook: `stage = Stage("00_setup", metrics_path)` ... `stage.finish()`."""
 
     def __init__(self, name: str, metrics_path: Path):
-        from .evaluation import seconds_reused
         self.name, self.path, self.start = name, Path(metrics_path), time.perf_counter()
         self.reused_at_start = seconds_reused()   # answer sets read back from an earlier run make a stage look faster
         self.provenance = provenance()   # the code it runs is the code it started with: a run made in parts spans commits
@@ -111,7 +123,6 @@ class Stage:
         entry = {"seconds": seconds, "peak_mem_mb": peak_memory_mb(),
                  "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                  "commit": self.provenance["commit"], "clean": self.provenance["clean"]}
-        from .evaluation import seconds_reused
         if (saved := round(seconds_reused() - self.reused_at_start, 1)) > 0:
             entry["seconds_saved_by_reuse"] = saved
         update(self.path, {"stages": {self.name: {**entry, **(extra or {})}}})

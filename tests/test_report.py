@@ -144,7 +144,10 @@ def test_report_markdown_shows_the_numbers_and_the_plots(tmp_path):
     data["annotation"]["audit_names_check"] = {"pairs": 564, "profiles": 47, "judged_by_name": ["sim_namebias"],
                                                "picked_share": {"sim_namebias": {"Black": 0.0, "White": 1.0}, "fair": {}}}
     text = publish.report_markdown(data, tmp_path)
-    assert "judged 564 pairs" in text and "sim_namebias, whose picked shares by group are sim_namebias: Black 0.00, White 1.00" in text
+    assert "judged 564 pairs" in text and "sim_namebias, whose picked shares by group are Black 0.00, White 1.00" in text
+    check = data["annotation"]["audit_names_check"]
+    check["judged_by_name"], check["picked_share"]["fair"] = ["fair", "sim_namebias"], {"Black": 0.5}
+    assert "are fair: Black 0.50; sim_namebias: Black 0.00, White 1.00." in publish.report_markdown(data, tmp_path)
     data["annotation"]["audit_names_check"]["judged_by_name"] = []
     assert "no annotator picked by the name" in publish.report_markdown(data, tmp_path)
 
