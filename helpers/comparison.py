@@ -205,9 +205,10 @@ def _save_and_show(fig, path: Path) -> None:
 
 
 def plot_win_rates(task, results: dict, methods: list[str], models: list[str], n_prompts: int, n_judges: int,
-                   path: Path) -> None:
-    """Left: gold (a task without a rubric: the reward model's, a proxy) and "human" win rates against the SFT policy
-    with 95% intervals; right: gold score per dimension, where there is a rubric."""
+                   path: Path, people: bool = False) -> None:
+    """Left: gold (a task without a rubric: the reward model's, a proxy) and the blind judges' win rates against the
+    SFT policy with 95% intervals (`people`: the judges were people in the widget, else simulated annotators); right:
+    gold score per dimension, where there is a rubric. The base model is labelled "untuned", as the text calls it."""
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2 if task.has_gold else 1, figsize=(14 if task.has_gold else 7, 4), squeeze=False)
     axes = axes[0]
@@ -219,7 +220,7 @@ def plot_win_rates(task, results: dict, methods: list[str], models: list[str], n
     colours = [method_colour(m) or f"C{i}" for i, m in enumerate(methods)]   # the method's colour; the judge by hatching
     judges = [first]
     if n_judges and any(np.isfinite(results[m].get("human_win_rate", np.nan)) for m in methods):   # no judges: no bar
-        judges.append(("human_win_rate", f'"human" ({n_judges} judges)'))
+        judges.append(("human_win_rate", f"{'people' if people else 'simulated judges'} ({n_judges}, blind)"))
     width, handles = 0.76 / len(judges), []
     for k, (key, label) in enumerate(judges):
         vals = [results[m].get(key, np.nan) for m in methods]
@@ -239,8 +240,9 @@ def plot_win_rates(task, results: dict, methods: list[str], models: list[str], n
     for k, dim in enumerate(task.weights):
         axes[1].bar(np.arange(len(models)) + (k - (len(task.weights) - 1) / 2) * width, [results[n]["gold_dims"][dim] for n in models],
                     width, label=f"{dim} (weight {task.weights[dim]})", color=DIMENSION_COLOURS[k % len(DIMENSION_COLOURS)])
-    axes[1].set(xticks=np.arange(len(models)), xticklabels=models, ylim=(0, 1), title="mean gold score per rubric dimension")
-    axes[1].legend(fontsize=8)
+    axes[1].set(xticks=np.arange(len(models)), xticklabels=[{"base": "untuned"}.get(m, m) for m in models], ylim=(0, 1.15),
+                yticks=np.linspace(0, 1, 6), title="mean gold score per rubric dimension")
+    axes[1].legend(fontsize=8, loc="upper center", ncol=len(task.weights))   # above the bars, not over them
     _save_and_show(fig, path)
 
 
