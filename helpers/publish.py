@@ -425,7 +425,8 @@ def data_report_markdown(data: dict, reports_dir: Path) -> str:
            "task was made from a preference file (`FEEDBACKLOOP_DATA`): it has no gold rubric, so nothing here says how good "
            "an answer is, only what the file's labels, the reward model trained on them, and people say.",
            f"Model {data['base_model']}; hardware {data.get('hardware', 'not recorded')}; last stage finished "
-           f"{finished_at(data)}; {provenance_text(data)}.", "",
+           f"{finished_at(data)}; {provenance_text(data)} when it started (each notebook's own: the table below)"
+           + (f"; whole `make pipeline` {data['pipeline']['seconds']:.0f} s" if "pipeline" in data else "") + ".", "",
            "## Stages", "", "| notebook | seconds | peak memory (MB) | commit |", "|---|---|---|---|"]
     out += [f"| {n} | {stage_seconds(s)} | {s['peak_mem_mb']:.0f} | {stage_commit(s)} |" for n, s in sorted(data["stages"].items())]
     out += ["", "## The data", "", _data_line(data) + "."]
