@@ -43,6 +43,12 @@ def provenance_text(data: dict) -> str:
     return f"commit {prov['commit'][:7]} ({'clean tree' if prov.get('clean') else 'uncommitted changes'})"
 
 
+def run_text(data: dict) -> str:
+    """The commit a run started from (each notebook records its own) and its whole `make pipeline` time, if recorded."""
+    return (f"{provenance_text(data)} when it started (each notebook's own: the table below)"
+            + (f"; whole `make pipeline` {data['pipeline']['seconds']:.0f} s" if "pipeline" in data else ""))
+
+
 def stage_commit(stage: dict) -> str:
     """The commit one notebook ran from, as stages record it (older runs did not)."""
     if not stage.get("commit"):
@@ -425,8 +431,7 @@ def data_report_markdown(data: dict, reports_dir: Path) -> str:
            "task was made from a preference file (`FEEDBACKLOOP_DATA`): it has no gold rubric, so nothing here says how good "
            "an answer is, only what the file's labels, the reward model trained on them, and people say.",
            f"Model {data['base_model']}; hardware {data.get('hardware', 'not recorded')}; last stage finished "
-           f"{finished_at(data)}; {provenance_text(data)} when it started (each notebook's own: the table below)"
-           + (f"; whole `make pipeline` {data['pipeline']['seconds']:.0f} s" if "pipeline" in data else "") + ".", "",
+           f"{finished_at(data)}; {run_text(data)}.", "",
            "## Stages", "", "| notebook | seconds | peak memory (MB) | commit |", "|---|---|---|---|"]
     out += [f"| {n} | {stage_seconds(s)} | {s['peak_mem_mb']:.0f} | {stage_commit(s)} |" for n, s in sorted(data["stages"].items())]
     out += ["", "## The data", "", _data_line(data) + "."]
@@ -489,8 +494,7 @@ def report_markdown(data: dict, reports_dir: Path) -> str:
            "computed by the run that wrote it.",
            f"Model {data['base_model']}; hardware {data.get('hardware', 'not recorded')}; torch {v.get('torch', '?')}, "
            f"transformers {v.get('transformers', '?')}, trl {v.get('trl', '?')}; last stage finished {date}; "
-           f"{provenance_text(data)}" + (f"; whole `make pipeline` {data['pipeline']['seconds']:.0f} s" if "pipeline" in data else "")
-           + ".", "",
+           f"{run_text(data)}.", "",
            "## Stages", "", "| notebook | seconds | peak memory (MB) | commit |", "|---|---|---|---|"]
     out += [f"| {n} | {stage_seconds(s)} | {s['peak_mem_mb']:.0f} | {stage_commit(s)} |" for n, s in sorted(stages.items())]
     out += ["", "## Headline results", "", *results_rows(data)[1:]]
