@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import config, scoring
+from .report import policy_name
 
 # the columns of 05's cost-and-gain table (section 3), also the keys of each point it records in metrics.json
 EFFICIENCY_COLUMNS = ["method", "point", "preference_labels", "generated_tokens", "train_seconds", "gold_win_rate_vs_sft",
@@ -166,7 +167,7 @@ def _win_text(r: dict, key: str, ci: str, wtl: str) -> str:
 
 
 def results_table(task, results: dict) -> pd.DataFrame:
-    """One row a model: win rates with intervals and W/T/L, gold gain, scores, KL, length, watched shares."""
+    """One row a model (named as the report names it): win rates with intervals and W/T/L, gold gain, scores, KL, length, watched shares."""
     def row(r):
         gain = (f"{r['gold_gain_vs_sft']:+.3f} [{r['gold_gain_vs_sft_ci95'][0]:+.3f}, {r['gold_gain_vs_sft_ci95'][1]:+.3f}]"
                 if "gold_gain_vs_sft" in r else "-")
@@ -180,7 +181,7 @@ def results_table(task, results: dict) -> pd.DataFrame:
                 "gold score": r["gold_score_mean"], **{f"gold {d}": v for d, v in r["gold_dims"].items()},
                 "reward-model score": r["rm_score_mean"], "KL to SFT": r["kl_to_sft"],
                 "tokens": r["mean_length_tokens"], **{meaning: r[f"{k}_share"] for k, (meaning, _) in task.watch.items()}}
-    return pd.DataFrame({n: row(r) for n, r in results.items()}).T
+    return pd.DataFrame({policy_name(n): row(r) for n, r in results.items()}).T
 
 
 def blind_items(task, prompts: list[dict], tuned: dict, baseline) -> list[dict]:
@@ -240,7 +241,7 @@ def plot_win_rates(task, results: dict, methods: list[str], models: list[str], n
     for k, dim in enumerate(task.weights):
         axes[1].bar(np.arange(len(models)) + (k - (len(task.weights) - 1) / 2) * width, [results[n]["gold_dims"][dim] for n in models],
                     width, label=f"{dim} (weight {task.weights[dim]})", color=DIMENSION_COLOURS[k % len(DIMENSION_COLOURS)])
-    axes[1].set(xticks=np.arange(len(models)), xticklabels=[{"base": "untuned"}.get(m, m) for m in models], ylim=(0, 1.15),
+    axes[1].set(xticks=np.arange(len(models)), xticklabels=[policy_name(m) for m in models], ylim=(0, 1.15),
                 yticks=np.linspace(0, 1, 6), title="mean gold score per rubric dimension")
     axes[1].legend(fontsize=8, loc="upper center", ncol=len(task.weights))   # above the bars, not over them
     _save_and_show(fig, path)

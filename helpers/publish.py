@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .report import MissingMetric, get, read, require
+from .report import POLICIES, MissingMetric, get, policy_name, read, require
 
 README_BEGIN = "<!-- measured:begin (written by `make readme` from reports/metrics.json; do not edit) -->"
 README_END = "<!-- measured:end -->"
@@ -33,6 +33,24 @@ def readme_markers(task: str | None) -> tuple[str, str]:
 def finished_at(data: dict) -> str:
     """When the run a report describes finished: the whole `make pipeline`'s end, else the last notebook's."""
     return data.get("pipeline", {}).get("finished_at") or max(s.get("finished_at", "") for s in get(data, "stages").values())
+
+
+def last_finished(data: dict) -> str:
+    """When the last notebook of a run finished (a notebook run again after the whole `make pipeline` counts)."""
+    return max([s.get("finished_at", "") for s in get(data, "stages").values()]
+               + [data.get("pipeline", {}).get("finished_at", "")])
+
+
+def stage_table(data: dict) -> list[str]:
+    """Every notebook's seconds, peak memory and commit, then the whole `make pipeline`'s seconds where recorded."""
+    lines = ["| notebook | seconds | peak memory (MB) | commit |", "|---|---|---|---|"]
+    lines += [f"| {n} | {stage_seconds(s)} | {s['peak_mem_mb']:.0f} | {stage_commit(s)} |"
+              for n, s in sorted(get(data, "stages").items())]
+    if "pipeline" in data:
+        later = run_after_pipeline(data)
+        note = f"; {', '.join(later)} run separately after it" if later else ""
+        lines.append(f"| **whole `make pipeline`** (kernel starts included{note}) | {data['pipeline']['seconds']:.0f} | | |")
+    return lines
 
 
 def provenance_text(data: dict) -> str:
@@ -160,13 +178,7 @@ def readme_block(data: dict) -> str:
              f"{lead}: profile `{get(data, 'profile')}`, task `{get(data, 'task')}`, model {get(data, 'base_model')}, "
              f"on {get(data, 'hardware')}, {precision_text(data)}, torch {get(data, 'versions.torch')}, finished {finished}; "
              f"{provenance_text(data)}.",
-             "", "| notebook | seconds | peak memory (MB) | commit |", "|---|---|---|---|"]
-    for name, stage in sorted(get(data, "stages").items()):
-        lines.append(f"| {name} | {stage_seconds(stage)} | {stage['peak_mem_mb']:.0f} | {stage_commit(stage)} |")
-    if "pipeline" in data:
-        later = run_after_pipeline(data)
-        note = f"; {', '.join(later)} run separately after it" if later else ""
-        lines.append(f"| **whole `make pipeline`** (kernel starts included{note}) | {data['pipeline']['seconds']:.0f} | | |")
+             "", *stage_table(data)]
     lines += data_results_rows(data) if data.get("task", "").startswith("data-") else results_rows(data)
     return "\n".join(lines + ["", end])
 
@@ -431,9 +443,7 @@ def data_report_markdown(data: dict, reports_dir: Path) -> str:
            "task was made from a preference file (`FEEDBACKLOOP_DATA`): it has no gold rubric, so nothing here says how good "
            "an answer is, only what the file's labels, the reward model trained on them, and people say.",
            f"Model {data['base_model']}; hardware {data.get('hardware', 'not recorded')}; last stage finished "
-           f"{finished_at(data)}; {run_text(data)}.", "",
-           "## Stages", "", "| notebook | seconds | peak memory (MB) | commit |", "|---|---|---|---|"]
-    out += [f"| {n} | {stage_seconds(s)} | {s['peak_mem_mb']:.0f} | {stage_commit(s)} |" for n, s in sorted(data["stages"].items())]
+           f"{last_finished(data)}; {run_text(data)}.", "", "## Stages", "", *stage_table(data)]
     out += ["", "## The data", "", _data_line(data) + "."]
     out += ["", "## The labels and the reward model", "",
             f"{data['annotation']['n_labels']} labels by {len(data['annotation']['annotators'])} annotator(s); agreement: "
@@ -447,9 +457,9 @@ def data_report_markdown(data: dict, reports_dir: Path) -> str:
             f"{_num(data, 'reward_model.length_correlation')} |"]
     out += _at_chance_lines(data)
     out += ["", "## Policies on the test prompts, judged by the reward model (a proxy) and by people", "",
-            "| model | reward-model win rate vs SFT | reward-model score gain | \"human\" win rate vs SFT | reward-model score | "
+            "| model | reward-model win rate vs SFT | reward-model score gain | blind judges' win rate vs SFT | reward-model score | "
             "KL to SFT | tokens |", "|---|---|---|---|---|---|---|"]
-    for m in ("base", "sft", "ppo", "rloo", "dpo"):
+    for m in POLICIES:
         pol, k = data["policies"].get(m), f"policies.{m}"
         if pol is None:
             continue
@@ -459,7 +469,7 @@ def data_report_markdown(data: dict, reports_dir: Path) -> str:
         human = (f"{_num(data, f'{k}.human_win_rate')} {_ci(data, f'{k}.human_win_rate_ci95')}" if "human_win_rate" in pol
                  else "not judged" if tuned else "-")
         kl = "-" if pol.get("kl_to_sft") is None else _num(data, f"{k}.kl_to_sft", ".1f")
-        out.append(f"| {({'base': 'untuned', 'sft': 'SFT'}).get(m, m)} | {win} | {gain} | {human} | "
+        out.append(f"| {policy_name(m)} | {win} | {gain} | {human} | "
                    f"{_num(data, f'{k}.rm_score_mean', '+.2f')} | {kl} | "
                    f"{_num(data, f'{k}.mean_length_tokens', '.0f')} |")
     out += _figure(reports_dir, "05_win_rates.png")
@@ -486,8 +496,7 @@ def report_markdown(data: dict, reports_dir: Path) -> str:
         return data_report_markdown(data, reports_dir)
     require(data)
     reports_dir = Path(reports_dir)
-    stages = get(data, "stages")
-    date = finished_at(data)
+    date = last_finished(data)
     v = data.get("versions", {})
     out = [f"# FeedbackLoop report: task `{data['task']}`, profile `{data['profile']}`", "",
            "Generated from `metrics.json` in this folder (by the end of 05_eval_fairness, or `make readme`); every number below was "
@@ -495,8 +504,7 @@ def report_markdown(data: dict, reports_dir: Path) -> str:
            f"Model {data['base_model']}; hardware {data.get('hardware', 'not recorded')}; torch {v.get('torch', '?')}, "
            f"transformers {v.get('transformers', '?')}, trl {v.get('trl', '?')}; last stage finished {date}; "
            f"{run_text(data)}.", "",
-           "## Stages", "", "| notebook | seconds | peak memory (MB) | commit |", "|---|---|---|---|"]
-    out += [f"| {n} | {stage_seconds(s)} | {s['peak_mem_mb']:.0f} | {stage_commit(s)} |" for n, s in sorted(stages.items())]
+           "## Stages", "", *stage_table(data)]
     out += ["", "## Headline results", "", *results_rows(data)[1:]]
     from .tasks import get as get_task
     task = get_task(data["task"])
@@ -507,10 +515,10 @@ def report_markdown(data: dict, reports_dir: Path) -> str:
             f"{get(data, 'eval.heldout_prompts')} test prompts, one sampled answer each with the same seeds for every model "
             f"({get(data, 'eval.max_new_tokens')} new tokens); judged by the gold rubric, and blind in the annotation widget by "
             f"{get(data, 'eval.judged_by')}.", "",
-            f"| model | gold win rate vs SFT | gold gain vs SFT | gold win rate vs untuned | \"human\" win rate vs SFT | "
+            f"| model | gold win rate vs SFT | gold gain vs SFT | gold win rate vs untuned | blind judges' win rate vs SFT | "
             f"gold score | {' / '.join(dim_names)} | reward-model score | KL to SFT | tokens | {' | '.join(watch.values())} "
             "| training s |", "|---" * (11 + len(watch)) + "|"]
-    for m in ("base", "sft", "ppo", "rloo", "dpo"):
+    for m in POLICIES:
         if m not in data["policies"]:
             continue
         k, pol = f"policies.{m}", data["policies"][m]
@@ -526,7 +534,7 @@ def report_markdown(data: dict, reports_dir: Path) -> str:
                      if "human_win_rate" in pol else "not judged")
             train = _num(data, f"{k}.train_seconds", ".0f")
         kl = "-" if pol.get("kl_to_sft") is None else _num(data, f"{k}.kl_to_sft", ".1f")
-        name = {"base": "untuned", "sft": "SFT"}.get(m, m) + (" (stand-in)" if pol.get("stand_in") else "")
+        name = policy_name(m) + (" (stand-in)" if pol.get("stand_in") else "")
         out.append(f"| {name} | {win} | {gain} | {untuned} | {human} | {_num(data, f'{k}.gold_score_mean', '.3f')} | {dims} | "
                    f"{_num(data, f'{k}.rm_score_mean', '+.2f')} | {kl} | "
                    f"{_num(data, f'{k}.mean_length_tokens', '.0f')} | "

@@ -173,6 +173,14 @@ class MissingMetric(KeyError):
         return self.args[0] if self.args else "missing metric"
 
 
+POLICIES = ("base", "sft", "ppo", "rloo", "dpo")   # the models every run compares, in the order tables list them
+
+
+def policy_name(key: str) -> str:
+    """How tables and figures name a policy key: the base model is "untuned", as the notebooks' text calls it."""
+    return {"base": "untuned", "sft": "SFT"}.get(key, key)
+
+
 WRITTEN_BY = {"profile": "00_setup", "task": "00_setup", "base_model": "00_setup", "seed": "00_setup", "stages": "every notebook",
               "sft": "00_setup", "provenance": "00_setup",
               "annotation": "01_annotate", "reward_model": "02_reward_model", "ppo": "03_ppo", "rloo": "03_ppo",
@@ -187,8 +195,7 @@ CONTRACT = (
     "reward_model.quantization", "reward_model.heldout_accuracy_vs_gold", "reward_model.heldout_accuracy_vs_labels",
     "reward_model.ece", "reward_model.length_correlation",
     "reward_model.heldout_n", "provenance.commit", "provenance.clean",
-    *(f"policies.{m}.{k}" for m in ("base", "sft", "ppo", "dpo", "rloo") for k in ("gold_score_mean", "rm_score_mean",
-                                                                                   "mean_length_tokens")),
+    *(f"policies.{m}.{k}" for m in POLICIES for k in ("gold_score_mean", "rm_score_mean", "mean_length_tokens")),
     *(f"policies.{m}.{k}" for m in ("sft", "ppo", "dpo", "rloo") for k in ("gold_win_rate_vs_base", "gold_win_rate_ci95")),
     *(f"policies.{m}.{k}" for m in ("ppo", "dpo", "rloo")
       for k in ("kl_to_sft", "gold_win_rate_vs_sft", "gold_win_rate_vs_sft_ci95", "gold_gain_vs_sft", "gold_gain_vs_sft_ci95",
@@ -213,7 +220,7 @@ DATA_CONTRACT = (      # a task made from a preference file (FEEDBACKLOOP_DATA):
     "reward_model.quantization", "reward_model.heldout_accuracy_vs_labels", "reward_model.heldout_accuracy_vs_labels_ci95",
     "reward_model.heldout_n", "reward_model.ece", "reward_model.length_correlation",
     "dpo.implicit_accuracy_vs_labels", "dpo.implicit_accuracy_vs_labels_ci95",
-    *(f"policies.{m}.{k}" for m in ("base", "sft", "ppo", "dpo", "rloo") for k in ("rm_score_mean", "mean_length_tokens")),
+    *(f"policies.{m}.{k}" for m in POLICIES for k in ("rm_score_mean", "mean_length_tokens")),
     *(f"policies.{m}.{k}" for m in ("ppo", "dpo", "rloo")
       for k in ("kl_to_sft", "rm_win_rate_vs_sft", "rm_win_rate_vs_sft_ci95", "rm_gain_vs_sft", "train_seconds")),
 )

@@ -62,6 +62,6 @@ def test_the_untuned_model_is_called_untuned_and_the_judges_say_who_they_were(tm
     plt.close("all")
     comparison.plot_win_rates(task, results, ["dpo"], ["sft", "dpo", "base"], 200, 2, tmp_path / "w.png", people=True)
     left, right = plt.gcf().axes
-    assert [t.get_text() for t in right.get_xticklabels()] == ["sft", "dpo", "untuned"]
+    assert [t.get_text() for t in right.get_xticklabels()] == ["SFT", "dpo", "untuned"]
     assert [t.get_text() for t in left.get_legend().get_texts()] == ["gold recruiter", "people (2, blind)"]
     assert right.get_ylim()[1] > max(p.get_height() for p in right.patches)   # room for the legend above the bars

@@ -75,6 +75,19 @@ def test_readme_block_says_which_stages_ran_after_the_whole_pipeline():
     assert "separately" not in publish.readme_block(data)
 
 
+def test_both_reports_give_the_whole_pipeline_and_when_the_last_notebook_finished(tmp_path):
+    pipeline = {"seconds": 700.0, "finished_at": "2026-11-23T11:00:00+00:00"}
+    later = {"seconds": 60.0, "peak_mem_mb": 1.0, "finished_at": "2026-11-23T12:00:00+00:00", "commit": "feedfacecafe",
+             "clean": True}
+    for data in (complete_metrics(), data_metrics()):
+        data["pipeline"] = pipeline
+        data["stages"]["04_dpo"] = later
+        text = publish.report_markdown(data, tmp_path)
+        assert "| **whole `make pipeline`** (kernel starts included; 04_dpo run separately after it) | 700 | | |" in text
+        assert "last stage finished 2026-11-23T12:00:00+00:00" in text
+        assert "| 04_dpo | 60 | 1 | feedfac |" in text
+
+
 def complete_metrics() -> dict:
     """A hand-made metrics.json with every number the report needs."""
     pol = lambda win=None, untuned=None, **extra: {
