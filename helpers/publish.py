@@ -44,8 +44,10 @@ def last_finished(data: dict) -> str:
 def stage_table(data: dict) -> list[str]:
     """Every notebook's seconds, peak memory and commit, then the whole `make pipeline`'s seconds where recorded."""
     lines = ["| notebook | seconds | peak memory (MB) | commit |", "|---|---|---|---|"]
-    lines += [f"| {n} | {stage_seconds(s)} | {s['peak_mem_mb']:.0f} | {stage_commit(s)} |"
-              for n, s in sorted(get(data, "stages").items())]
+    def commit(stage: dict) -> str:   # a notebook run again with other profile fields than the run's says which
+        other = "profile_changes" in stage and stage["profile_changes"] != data.get("profile_changes", {})
+        return stage_commit(stage) + (f", `SET=\"{changes_text(stage['profile_changes'])}\"`" if other else "")
+    lines += [f"| {n} | {stage_seconds(s)} | {s['peak_mem_mb']:.0f} | {commit(s)} |" for n, s in sorted(get(data, "stages").items())]
     if "pipeline" in data:
         later = run_after_pipeline(data)
         note = f"; {', '.join(later)} run separately after it" if later else ""
@@ -61,9 +63,17 @@ def provenance_text(data: dict) -> str:
     return f"commit {prov['commit'][:7]} ({'clean tree' if prov.get('clean') else 'uncommitted changes'})"
 
 
+def changes_text(changes: dict | None) -> str:
+    """Profile fields a run changed with `SET=` ('rm_steps=128 dpo_steps=128'), or '' when none."""
+    return " ".join(f"{k}={v}" for k, v in (changes or {}).items())
+
+
 def run_text(data: dict) -> str:
-    """The commit a run started from (each notebook records its own) and its whole `make pipeline` time, if recorded."""
+    """The commit a run started from (each notebook records its own), the profile fields `SET=` changed, and its whole
+    `make pipeline` time, if recorded."""
+    changed = changes_text(data.get("profile_changes"))
     return (f"{provenance_text(data)} when it started (each notebook's own: the table below)"
+            + (f"; profile fields changed: `SET=\"{changed}\"`" if changed else "")
             + (f"; whole `make pipeline` {data['pipeline']['seconds']:.0f} s" if "pipeline" in data else ""))
 
 

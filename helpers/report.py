@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .config import choose_precision, cpu_name
+from .config import choose_precision, cpu_name, profile_changes
 
 
 def read(path: Path) -> dict:
@@ -117,6 +117,7 @@ class Stage:
         self.name, self.path, self.start = name, Path(metrics_path), time.perf_counter()
         self.reused_at_start = seconds_reused()   # answer sets read back from an earlier run make a stage look faster
         self.provenance = provenance()   # the code it runs is the code it started with: a run made in parts spans commits
+        self.changes = profile_changes()   # and the profile fields SET changed for it, which may differ between parts
 
     def finish(self, extra: dict | None = None) -> dict:
         seconds = round(time.perf_counter() - self.start, 1)
@@ -125,6 +126,7 @@ class Stage:
                  "commit": self.provenance["commit"], "clean": self.provenance["clean"]}
         if (saved := round(seconds_reused() - self.reused_at_start, 1)) > 0:
             entry["seconds_saved_by_reuse"] = saved
+        entry["profile_changes"] = self.changes   # {} for none: an older record without the key says nothing
         update(self.path, {"stages": {self.name: {**entry, **(extra or {})}}})
         return entry
 
@@ -138,7 +140,6 @@ def start_run(metrics_path: Path, profile, task: str, base_model: str) -> dict:
     import transformers
     import trl
 
-    from .config import profile_changes
     header = {"profile": profile.name, **({"profile_changes": profile_changes()} if profile_changes() else {}),
               "task": task, "base_model": base_model, "seed": profile.seed,
               "hardware": hardware(), "precision": choose_precision().describe(),

@@ -27,6 +27,23 @@ def test_stage_records_seconds_and_peak_memory(tmp_path):
     assert "seconds_saved_by_reuse" not in entry             # nothing read back: nothing to say (tests/test_evaluation.py)
     assert entry["commit"] == report.provenance()["commit"]   # a run made in parts says which commit made each part
     assert report.read(path)["stages"]["00_setup"]["peak_mem_mb"] == entry["peak_mem_mb"]
+    assert entry["profile_changes"] == {}                    # no SET: said, not left out
+
+
+def test_a_notebook_run_with_other_profile_fields_than_the_run_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("FEEDBACKLOOP_SET", "dpo_steps=128 dpo_learning_rate=0.0005")
+    entry = report.Stage("04_dpo", tmp_path / "metrics.json").finish()
+    assert entry["profile_changes"] == {"dpo_steps": 128, "dpo_learning_rate": 0.0005}
+    stage = lambda **extra: {"seconds": 1.0, "peak_mem_mb": 1.0, "finished_at": "2026-11-23T10:00:00+00:00",
+                             "commit": "0123456789", "clean": True, **extra}
+    data = {"profile_changes": {"rm_steps": 128},
+            "stages": {"02_reward_model": stage(profile_changes={"rm_steps": 128}), "03_ppo": stage(),
+                       "04_dpo": stage(profile_changes={"rm_steps": 128, **entry["profile_changes"]})}}
+    assert "`SET=\"rm_steps=128\"`" in publish.run_text(data)
+    table = "\n".join(publish.stage_table(data))
+    assert "| 04_dpo | 1 | 1 | 0123456 (uncommitted changes)" not in table
+    assert '| 04_dpo | 1 | 1 | 0123456, `SET="rm_steps=128 dpo_steps=128 dpo_learning_rate=0.0005"` |' in table
+    assert "| 02_reward_model | 1 | 1 | 0123456 |" in table and "| 03_ppo | 1 | 1 | 0123456 |" in table   # an older record: unknown
 
 
 def test_results_rows_show_what_ran_and_fail_loudly_on_a_missing_number():
