@@ -71,10 +71,14 @@ def changes_text(changes: dict | None) -> str:
 def run_text(data: dict) -> str:
     """The commit a run started from (each notebook records its own), the profile fields `SET=` changed, and its whole
     `make pipeline` time, if recorded."""
-    changed = changes_text(data.get("profile_changes"))
-    return (f"{provenance_text(data)} when it started (each notebook's own: the table below)"
-            + (f"; profile fields changed: `SET=\"{changed}\"`" if changed else "")
+    return (f"{provenance_text(data)} when it started (each notebook's own: the table below){set_clause(data)}"
             + (f"; whole `make pipeline` {data['pipeline']['seconds']:.0f} s" if "pipeline" in data else ""))
+
+
+def set_clause(data: dict) -> str:
+    """'; profile fields changed: `SET="..."`' for a run made with `SET=`, else ''."""
+    changed = changes_text(data.get("profile_changes"))
+    return f"; profile fields changed: `SET=\"{changed}\"`" if changed else ""
 
 
 def stage_commit(stage: dict) -> str:
@@ -187,7 +191,7 @@ def readme_block(data: dict) -> str:
     lines = [begin, "",
              f"{lead}: profile `{get(data, 'profile')}`, task `{get(data, 'task')}`, model {get(data, 'base_model')}, "
              f"on {get(data, 'hardware')}, {precision_text(data)}, torch {get(data, 'versions.torch')}, finished {finished}; "
-             f"{provenance_text(data)}.",
+             f"{provenance_text(data)}{set_clause(data)}.",
              "", *stage_table(data)]
     lines += data_results_rows(data) if data.get("task", "").startswith("data-") else results_rows(data)
     return "\n".join(lines + ["", end])

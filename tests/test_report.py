@@ -39,7 +39,7 @@ def test_a_notebook_run_with_other_profile_fields_than_the_run_says_so(tmp_path,
     data = {"profile_changes": {"rm_steps": 128},
             "stages": {"02_reward_model": stage(profile_changes={"rm_steps": 128}), "03_ppo": stage(),
                        "04_dpo": stage(profile_changes={"rm_steps": 128, **entry["profile_changes"]})}}
-    assert "`SET=\"rm_steps=128\"`" in publish.run_text(data)
+    assert "; profile fields changed: `SET=\"rm_steps=128\"`" in publish.run_text(data)
     table = "\n".join(publish.stage_table(data))
     assert "| 04_dpo | 1 | 1 | 0123456 (uncommitted changes)" not in table
     assert '| 04_dpo | 1 | 1 | 0123456, `SET="rm_steps=128 dpo_steps=128 dpo_learning_rate=0.0005"` |' in table
